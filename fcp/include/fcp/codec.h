@@ -18,7 +18,8 @@ enum class CodecErrorKind {
   payload_too_large,  // DataLength above the parser's limit
   line_too_long,      // a header line above the parser's limit
   bad_field_line,     // a field line with no '=' (fred reports "Invalid end marker")
-  empty_name,         // an empty message name line
+  empty_name,         // an empty message name (encode; the parser skips empty lines as fred does)
+  too_many_fields,    // more field lines in one message than the parser's limit
 };
 
 struct CodecError {
@@ -29,11 +30,16 @@ struct CodecError {
 struct CodecLimits {
   std::size_t max_line = 64 * 1024;              // fred limits field lines (fcp-protocol.md §1.4)
   std::size_t max_payload = 64 * 1024 * 1024;    // callers bound it further by MaxSize
+  std::size_t max_fields = 4096;                 // keeps one message's memory bounded
 };
 
 // Which messages carry a payload after `Data`, decided by message name as fred does:
 // e.g. AllData always; ClientPut when UploadFrom is direct (the default); FCPPluginMessage and
 // FCPPluginReply when a DataLength is given.
+// The parser reads DataLength payload bytes when carries_payload() says so (whatever the
+// terminator, as fred does) or when the terminator is `Data` and a DataLength is present (so an
+// unknown data-carrying message from a newer node keeps the stream in step). DataFound carries a
+// DataLength field but ends with EndMessage and has no payload.
 bool carries_payload(const Message& message);
 
 // Serialize. Refuses (returns an error, writes nothing) a message whose name/key/value holds
@@ -41,6 +47,12 @@ bool carries_payload(const Message& message);
 std::expected<std::string, CodecError> encode(const Message& message);
 
 // Incremental parser over a byte stream: feed any split of the input, get the same messages.
+// Framing follows fred's reader: LF line ends (a CR before LF is dropped); empty lines before the
+// name and inside the field block are skipped; `#` comment lines in the field block are skipped;
+// the first '=' splits key (whitespace-trimmed) from value (kept verbatim); the first line with no
+// '=' is the terminator: `Data` or anything starting with `End` ends the message, any other line
+// is an error (fred: ProtocolError 3 "Invalid end marker") and the next line starts a new message.
+// Repeated keys are kept as separate fields in wire order (get() returns the first).
 class StreamParser {
  public:
   explicit StreamParser(CodecLimits limits = {});
@@ -60,14 +72,16 @@ class StreamParser {
   std::size_t buffered() const;  // bytes held, for memory accounting
 
  private:
-  struct State;
+  enum class Phase { name, fields, payload, skip_line, skip_payload };
+  void compact();
+
   CodecLimits limits_;
   std::string buffer_;
   std::size_t read_pos_ = 0;
   // parsing state of the message in progress
+  Phase phase_ = Phase::name;
   std::optional<Message> partial_;
-  std::size_t payload_expected_ = 0;
-  bool in_payload_ = false;
+  std::size_t payload_expected_ = 0;  // bytes still to take (payload) or to drop (skip_payload)
 };
 
 }  // namespace fcp
