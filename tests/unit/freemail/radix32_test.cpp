@@ -44,3 +44,18 @@ TEST_CASE("radix32: malformed numbers") {
   CHECK(radix32_decode("12w4").error() == "invalid radix-32 digit at position 2 (allowed: 0-9, a-v)");
   CHECK(radix32_decode("1 2").error().find("position 1") != std::string::npos);
 }
+
+TEST_CASE("radix32: values cross-checked with an independent big-integer conversion") {
+  std::string bytes;
+  for (int i = 1; i <= 32; ++i) bytes.push_back(static_cast<char>(i));
+  CHECK(radix32_encode(bytes) == "820c20a1g7104gk2oc1k70u40h289h858m2sc1i6gr3gehs7p0");
+  CHECK(radix32_decode("820c20a1g7104gk2oc1k70u40h289h858m2sc1i6gr3gehs7p0").value() == bytes);
+  // 2^4095 + 12345: a 4096-bit number is 820 digits.
+  std::string big(512, '\0');
+  big[0] = '\x80';
+  big[510] = '\x30';
+  big[511] = '\x39';
+  const auto text = radix32_encode(big);
+  CHECK(text.size() == 820);
+  CHECK(text == "1" + std::string(816, '0') + "c1p");
+}
