@@ -1,0 +1,38 @@
+// The SMTP submission server: accepts connections on one endpoint (127.0.0.1:9025 by default) and
+// runs one Session per connection on the caller's io_context. Submission, LoginCheck and the
+// Mailbox for Sent copies are called on that io_context's thread and must outlive the server's
+// connections (stop() closes them all).
+#pragma once
+#include <cstddef>
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "smtp/smtp_session.h"
+
+namespace fcpmail::smtp {
+
+inline constexpr unsigned short default_port = 9025;
+
+class Server {
+ public:
+  // Binds and listens at once (throws boost::system::system_error if the address is taken).
+  Server(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint, Submission& submission,
+         LoginCheck& login, Mailbox* sent_copy, Options options = {}, SessionLog log = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  unsigned short port() const;
+  // Stops accepting and closes every open connection.
+  void stop();
+  std::size_t active_sessions() const;
+
+  struct Shared;
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace fcpmail::smtp

@@ -1,0 +1,102 @@
+// One SMTP submission session as a state machine: bytes in, replies out. No sockets and no timers:
+// the server (smtp_server.h) owns those and obeys what a Step asks for (a delay before the reply
+// after a failed login, closing the connection). The clock and message ids are injected.
+//
+// Protocol: RFC 5321 (SMTP), RFC 6409 (submission), RFC 4954 + RFC 4616 (AUTH PLAIN, and LOGIN),
+// RFC 1870 (SIZE), RFC 6152 (8BITMIME), RFC 2920 (PIPELINING), RFC 2034/3463 (ENHANCEDSTATUSCODES).
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fcpmail/login.h"
+#include "fcpmail/mailbox.h"
+#include "fcpmail/submission.h"
+
+namespace fcpmail::smtp {
+
+struct Options {
+  std::string hostname = "localhost";               // in the greeting and the EHLO reply
+  std::size_t max_command_line = 4096;              // octets without CR LF (RFC 5321 minimum: 512)
+  std::size_t max_message_size = 10 * 1024 * 1024;  // advertised with SIZE
+  std::size_t max_recipients = 100;
+  int max_auth_failures = 3;                        // then 421 and close
+  int max_bad_commands = 20;                        // then 421 and close
+  std::chrono::milliseconds auth_failure_delay{1000};
+  std::chrono::seconds idle_timeout{300};          // RFC 5321 4.5.3.2: at least 5 minutes
+  std::size_t max_sessions = 64;                    // concurrent connections; more get 421
+  // Injected so tests are deterministic. Defaults: system clock, random ids.
+  std::function<std::chrono::system_clock::time_point()> now;
+  std::function<std::string()> make_message_id_local;  // the part left of '@' in a Message-ID
+};
+
+// What the server must do after feeding bytes.
+struct Step {
+  std::string output;                      // replies to send, in order (may be empty)
+  std::chrono::milliseconds delay{0};      // wait this long before sending output
+  bool close = false;                      // close after sending output
+};
+
+// A one-line note for the daemon's log about something that happened in the session.
+using SessionLog = std::function<void(std::string_view)>;
+
+class Session {
+ public:
+  Session(const Options& options, Submission& submission, LoginCheck& login, Mailbox* sent_copy,
+          SessionLog log = {});
+
+  std::string greeting() const;
+  // The reply sent when the client was idle for too long (the server then closes).
+  std::string timeout_reply() const;
+
+  // Appends bytes from the client and handles every complete line, stopping early when a reply
+  // must be delayed or the session closes. Call again with empty input while has_pending_input()
+  // after honouring the delay.
+  Step feed(std::string_view bytes);
+  bool has_pending_input() const;
+  bool closed() const { return state_ == State::closed; }
+
+  // For tests and the log.
+  const std::optional<std::string>& account() const { return account_; }
+
+ private:
+  enum class State { fresh, greeted, auth_plain, auth_login_user, auth_login_password, mail, data, closed };
+
+  void handle_line(std::string_view line, Step& step);
+  void handle_command(std::string_view line, Step& step);
+  void handle_data_line(std::string_view line, Step& step);
+  void handle_auth_response(std::string_view line, Step& step);
+  void finish_auth(const std::string& user, const std::string& password, const std::string& authzid, Step& step);
+  void finish_message(Step& step);
+  void bad_command(Step& step, std::string reply);
+  void reset_transaction();
+  bool in_command_mode() const { return state_ != State::data; }
+  std::size_t line_limit() const;
+  std::string prepare_message();
+
+  const Options& options_;
+  Submission& submission_;
+  LoginCheck& login_;
+  Mailbox* sent_copy_;
+  SessionLog log_;
+
+  State state_ = State::fresh;
+  std::string buffer_;              // bytes not yet handled
+  bool discarding_ = false;         // inside an overlong line: drop bytes up to the next LF
+  std::optional<std::string> account_;
+  std::string login_user_;          // AUTH LOGIN: the user name between the two prompts
+  int auth_failures_ = 0;
+  int bad_commands_ = 0;
+
+  // The transaction (MAIL .. end of DATA).
+  std::optional<std::string> sender_;
+  std::vector<std::string> recipients_;
+  std::string message_;
+  bool message_too_big_ = false;
+};
+
+}  // namespace fcpmail::smtp

@@ -1,0 +1,151 @@
+#include "smtp/smtp_server.h"
+
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
+
+#include "smtp/smtp_parser.h"
+#include "smtp_fakes.h"
+
+using namespace fcpmail::smtp;
+using namespace smtp_test;
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+namespace {
+
+// The server on its own io thread, and a blocking client for the test thread.
+struct Running {
+  FakeSubmission submission;
+  FakeLogin login;
+  FakeSent sent;
+  asio::io_context io;
+  std::unique_ptr<Server> server;
+  std::thread thread;
+
+  explicit Running(Options options) {
+    options.auth_failure_delay = std::chrono::milliseconds(50);
+    server = std::make_unique<Server>(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), submission, login,
+                                      &sent, options);
+    thread = std::thread([this] { io.run(); });
+  }
+  ~Running() {
+    asio::post(io, [this] { server->stop(); });
+    asio::post(io, [this] { io.stop(); });
+    thread.join();
+  }
+};
+
+struct Client {
+  asio::io_context io;
+  tcp::socket socket{io};
+  std::string pending;
+
+  explicit Client(unsigned short port) { socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port)); }
+  void send(const std::string& s) { asio::write(socket, asio::buffer(s)); }
+  // One complete reply (all its lines); empty if the server closed.
+  std::string reply() {
+    std::string out;
+    for (;;) {
+      boost::system::error_code ec;
+      const auto n = asio::read_until(socket, asio::dynamic_buffer(pending), "\r\n", ec);
+      if (ec) return out;
+      const std::string line = pending.substr(0, n);
+      pending.erase(0, n);
+      out += line;
+      if (line.size() < 4 || line[3] != '-') return out;
+    }
+  }
+  bool closed_by_server() {
+    char c;
+    boost::system::error_code ec;
+    socket.read_some(asio::buffer(&c, 1), ec);
+    return ec == asio::error::eof || ec == asio::error::connection_reset;
+  }
+};
+
+std::string plain(const std::string& user, const std::string& password) {
+  return encode_base64(std::string(1, '\0') + user + '\0' + password);
+}
+
+}  // namespace
+
+TEST_CASE("server: a submission over TCP") {
+  Running r{Options{}};
+  REQUIRE(r.server->port() != 0);
+  Client c(r.server->port());
+  CHECK(c.reply().starts_with("220 localhost ESMTP"));
+  c.send("EHLO me\r\n");
+  CHECK(c.reply().find("250 HELP") != std::string::npos);
+  c.send("AUTH PLAIN " + plain("alice@aaaaaaaa.freemail", "secret") + "\r\n");
+  CHECK(c.reply().starts_with("235 "));
+  c.send("MAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nDATA\r\n");
+  CHECK(c.reply().starts_with("250 "));
+  CHECK(c.reply().starts_with("250 "));
+  CHECK(c.reply().starts_with("354 "));
+  c.send("Subject: t\r\n\r\nhello\r\n.\r\nQUIT\r\n");
+  CHECK(c.reply().starts_with("250 2.0.0 Queued as 1"));
+  CHECK(c.reply().starts_with("221 "));
+  CHECK(c.closed_by_server());
+}
+
+TEST_CASE("server: failed login is delayed, three of them close the connection") {
+  Running r{Options{}};
+  Client c(r.server->port());
+  c.reply();
+  c.send("EHLO me\r\n");
+  c.reply();
+  const auto start = std::chrono::steady_clock::now();
+  c.send("AUTH PLAIN " + plain("alice@aaaaaaaa.freemail", "x") + "\r\nAUTH PLAIN " +
+         plain("alice@aaaaaaaa.freemail", "y") + "\r\nAUTH PLAIN " + plain("alice@aaaaaaaa.freemail", "z") + "\r\n");
+  CHECK(c.reply().starts_with("535 "));
+  CHECK(c.reply().starts_with("535 "));
+  CHECK(c.reply().starts_with("535 "));
+  CHECK(c.reply().starts_with("421 "));
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(150));
+  CHECK(c.closed_by_server());
+}
+
+TEST_CASE("server: idle clients are dropped with 421") {
+  Options o;
+  o.idle_timeout = std::chrono::seconds(1);
+  Running r{o};
+  Client c(r.server->port());
+  c.reply();
+  CHECK(c.reply().starts_with("421 4.4.2"));
+  CHECK(c.closed_by_server());
+}
+
+TEST_CASE("server: too many connections get 421; a client vanishing mid-DATA harms no one") {
+  Options o;
+  o.max_sessions = 2;
+  Running r{o};
+  {
+    Client a(r.server->port());
+    CHECK(a.reply().starts_with("220 "));
+    a.send("EHLO a\r\nAUTH PLAIN " + plain("alice@aaaaaaaa.freemail", "secret") +
+           "\r\nMAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nDATA\r\nSubject: half\r\n");
+    Client b(r.server->port());
+    CHECK(b.reply().starts_with("220 "));
+    Client refused(r.server->port());
+    CHECK(refused.reply().starts_with("421 4.7.0 Too many connections"));
+    // a and b leave without QUIT (a in the middle of DATA).
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Client c(r.server->port());
+  CHECK(c.reply().starts_with("220 "));
+  c.send("NOOP\r\n");
+  CHECK(c.reply() == "250 2.0.0 Ok\r\n");
+}
+
+TEST_CASE("server: stop() closes open connections") {
+  Running r{Options{}};
+  Client c(r.server->port());
+  c.reply();
+  asio::post(r.io, [&] { r.server->stop(); });
+  CHECK(c.closed_by_server());
+}

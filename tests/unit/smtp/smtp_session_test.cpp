@@ -1,0 +1,330 @@
+#include "smtp/smtp_session.h"
+
+#include <doctest/doctest.h>
+
+#include "smtp/smtp_parser.h"
+#include "smtp_fakes.h"
+
+using namespace fcpmail::smtp;
+using namespace smtp_test;
+
+namespace {
+
+struct Fixture {
+  Options options;
+  FakeSubmission submission;
+  FakeLogin login;
+  FakeSent sent;
+  std::vector<std::string> log;
+  Session session;
+
+  explicit Fixture(Options o = make_options())
+      : options(std::move(o)), session(options, submission, login, &sent, [this](std::string_view l) { log.emplace_back(l); }) {}
+
+  static Options make_options() {
+    Options o;
+    o.hostname = "test.local";
+    o.max_message_size = 1000;
+    o.max_command_line = 200;
+    o.now = [] { return std::chrono::system_clock::time_point(std::chrono::seconds(1795788000)); };
+    o.make_message_id_local = [] { return std::string("fixed-id"); };
+    return o;
+  }
+
+  // Feeds bytes and returns every reply, honouring pending input the way the server does.
+  std::string say(std::string_view bytes) {
+    Step step = session.feed(bytes);
+    std::string out = step.output;
+    last_delay = step.delay;
+    last_close = step.close;
+    while (!step.close && session.has_pending_input()) {
+      step = session.feed({});
+      out += step.output;
+      last_close = step.close;
+    }
+    return out;
+  }
+  std::string plain(std::string_view user, std::string_view password) {
+    std::string raw;
+    raw += '\0';
+    raw += user;
+    raw += '\0';
+    raw += password;
+    return encode_base64(raw);
+  }
+  void authenticated() {
+    REQUIRE(say("EHLO client\r\n").starts_with("250-test.local"));
+    REQUIRE(say("AUTH PLAIN " + plain("alice@aaaaaaaa.freemail", "secret") + "\r\n") ==
+            "235 2.7.0 Authentication successful\r\n");
+  }
+
+  std::chrono::milliseconds last_delay{0};
+  bool last_close = false;
+};
+
+}  // namespace
+
+TEST_CASE("greeting and EHLO advertise the extensions") {
+  Fixture f;
+  CHECK(f.session.greeting() == "220 test.local ESMTP fcpmail submission service ready\r\n");
+  const auto ehlo = f.say("EHLO client.example\r\n");
+  CHECK(ehlo ==
+        "250-test.local greets client.example\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250-8BITMIME\r\n"
+        "250-ENHANCEDSTATUSCODES\r\n250-AUTH PLAIN LOGIN\r\n250 HELP\r\n");
+  CHECK(f.say("HELO client\r\n") == "250 test.local\r\n");
+  CHECK(f.say("EHLO\r\n").starts_with("501 5.5.4"));
+}
+
+TEST_CASE("a whole submission with AUTH PLAIN, dot-unstuffing, Sent copy") {
+  Fixture f;
+  f.authenticated();
+  CHECK(f.say("MAIL FROM:<Alice@AAAAAAAA.freemail> BODY=8BITMIME SIZE=100\r\n") ==
+        "250 2.1.0 Sender <alice@aaaaaaaa.freemail> ok\r\n");
+  CHECK(f.say("RCPT TO:<bob>\r\n") == "250 2.1.5 Recipient <bob@bbbbbbbb.freemail> ok\r\n");
+  CHECK(f.say("RCPT TO:<carol@dddddddd.freemail>\r\n") == "250 2.1.5 Recipient <carol@dddddddd.freemail> ok\r\n");
+  CHECK(f.say("RCPT TO:<bob@bbbbbbbb.freemail>\r\n").starts_with("250 "));  // duplicate, kept once
+  CHECK(f.say("DATA\r\n") == "354 End data with <CR><LF>.<CR><LF>\r\n");
+  CHECK(f.say("Subject: hi\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <x@y>\r\n\r\n..dotted\r\n..\r\nend\r\n")
+            .empty());
+  CHECK(f.say(".\r\n") == "250 2.0.0 Queued as 1 in the fcpmail outbox; see `fcpmail outbox show 1`\r\n");
+  REQUIRE(f.submission.submitted.size() == 1);
+  const auto& s = f.submission.submitted[0];
+  CHECK(s.account == "alice@aaaaaaaa.freemail");
+  CHECK(s.recipients == std::vector<std::string>{"bob@bbbbbbbb.freemail", "carol@dddddddd.freemail"});
+  CHECK(s.message == "Subject: hi\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <x@y>\r\n\r\n.dotted\r\n.\r\nend\r\n");
+  REQUIRE(f.sent.appended.size() == 1);
+  CHECK(f.sent.appended[0].folder == "Sent");
+  CHECK(f.sent.appended[0].flags == fcpmail::flag_seen);
+  CHECK(f.sent.appended[0].message == s.message);
+  // A second transaction on the same session.
+  CHECK(f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\n").starts_with("250 "));
+  CHECK(f.say("QUIT\r\n") == "221 2.0.0 Bye\r\n");
+  CHECK(f.last_close);
+  CHECK(f.session.closed());
+}
+
+TEST_CASE("missing Date and Message-ID are added; a bare LF is accepted as end of line") {
+  Fixture f;
+  f.authenticated();
+  f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nDATA\r\n");
+  CHECK(f.say("Subject: x\n\nbody\n.\n").starts_with("250 2.0.0"));
+  REQUIRE(f.submission.submitted.size() == 1);
+  CHECK(f.submission.submitted[0].message ==
+        "Date: Fri, 27 Nov 2026 14:00:00 +0000\r\nMessage-ID: <fixed-id@aaaaaaaa.freemail>\r\nSubject: x\r\n\r\nbody\r\n");
+}
+
+TEST_CASE("pipelining: every reply in order from one chunk") {
+  Fixture f;
+  f.say("EHLO c\r\n");
+  const auto out = f.say("AUTH PLAIN " + f.plain("alice@aaaaaaaa.freemail", "secret") +
+                         "\r\nMAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nRCPT TO:<nobody>\r\nDATA\r\n"
+                         "Subject: p\r\n\r\nx\r\n.\r\nQUIT\r\n");
+  CHECK(out ==
+        "235 2.7.0 Authentication successful\r\n250 2.1.0 Sender <alice@aaaaaaaa.freemail> ok\r\n"
+        "250 2.1.5 Recipient <bob@bbbbbbbb.freemail> ok\r\n"
+        "550 5.1.1 <nobody>: no contact called that; add it with `fcpmail contacts add`\r\n"
+        "354 End data with <CR><LF>.<CR><LF>\r\n"
+        "250 2.0.0 Queued as 1 in the fcpmail outbox; see `fcpmail outbox show 1`\r\n221 2.0.0 Bye\r\n");
+}
+
+TEST_CASE("bytes split anywhere give the same result") {
+  Fixture f;
+  const std::string script = "EHLO c\r\nAUTH PLAIN " + f.plain("alice@aaaaaaaa.freemail", "secret") +
+                             "\r\nMAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bea>\r\nDATA\r\nSubject: s\r\n\r\n"
+                             "..a\r\n.\r\n";
+  std::string out;
+  for (const char c : script) out += f.say(std::string_view(&c, 1));
+  CHECK(out.ends_with("250 2.0.0 Queued as 1 in the fcpmail outbox; see `fcpmail outbox show 1`\r\n"));
+  REQUIRE(f.submission.submitted.size() == 1);
+  CHECK(f.submission.submitted[0].message.ends_with("\r\n\r\n.a\r\n"));
+}
+
+TEST_CASE("AUTH LOGIN, with and without an initial response") {
+  Fixture f;
+  f.say("EHLO c\r\n");
+  CHECK(f.say("AUTH LOGIN\r\n") == "334 VXNlcm5hbWU6\r\n");
+  CHECK(f.say(encode_base64("alice@aaaaaaaa.freemail") + "\r\n") == "334 UGFzc3dvcmQ6\r\n");
+  CHECK(f.say(encode_base64("secret") + "\r\n") == "235 2.7.0 Authentication successful\r\n");
+  CHECK(f.session.account() == "alice@aaaaaaaa.freemail");
+
+  Fixture g;
+  g.say("EHLO c\r\n");
+  CHECK(g.say("AUTH LOGIN " + encode_base64("alice@aaaaaaaa.freemail") + "\r\n") == "334 UGFzc3dvcmQ6\r\n");
+  CHECK(g.say(encode_base64("secret") + "\r\n") == "235 2.7.0 Authentication successful\r\n");
+}
+
+TEST_CASE("AUTH PLAIN without an initial response, cancel, and a different authzid") {
+  Fixture f;
+  f.say("EHLO c\r\n");
+  CHECK(f.say("AUTH PLAIN\r\n") == "334 \r\n");
+  CHECK(f.say("*\r\n") == "501 5.7.0 Authentication cancelled\r\n");
+  CHECK(f.say("AUTH PLAIN\r\n") == "334 \r\n");
+  CHECK(f.say(f.plain("alice@aaaaaaaa.freemail", "secret") + "\r\n").starts_with("235 "));
+
+  Fixture g;
+  g.say("EHLO c\r\n");
+  std::string raw = std::string("mallory@x.freemail") + '\0' + "alice@aaaaaaaa.freemail" + '\0' + "secret";
+  CHECK(g.say("AUTH PLAIN " + encode_base64(raw) + "\r\n").starts_with("535 5.7.8"));
+  raw = std::string("alice@aaaaaaaa.freemail") + '\0' + "alice@aaaaaaaa.freemail" + '\0' + "secret";
+  CHECK(g.say("AUTH PLAIN " + encode_base64(raw) + "\r\n").starts_with("235 "));
+}
+
+TEST_CASE("failed logins are delayed and end the session after the limit") {
+  Fixture f;
+  f.say("EHLO c\r\n");
+  auto out = f.say("AUTH PLAIN " + f.plain("alice@aaaaaaaa.freemail", "wrong") + "\r\n");
+  CHECK(out.starts_with("535 5.7.8 Authentication credentials invalid"));
+  CHECK(f.last_delay == f.options.auth_failure_delay);
+  CHECK_FALSE(f.last_close);
+  // Pipelined guesses: the session stops at each failure so the server can delay every one.
+  Step step = f.session.feed("AUTH PLAIN " + f.plain("a", "b") + "\r\nAUTH PLAIN " + f.plain("c", "d") + "\r\n");
+  CHECK(step.output.starts_with("535 "));
+  CHECK(step.delay.count() > 0);
+  CHECK(f.session.has_pending_input());
+  step = f.session.feed({});
+  CHECK(step.output.find("421 4.7.0 Too many failed logins") != std::string::npos);
+  CHECK(step.close);
+  CHECK(f.session.closed());
+  CHECK(f.login.calls == 3);
+  CHECK(f.session.feed("NOOP\r\n").output.empty());
+}
+
+TEST_CASE("bad base64 and malformed PLAIN in AUTH") {
+  Fixture f;
+  f.say("EHLO c\r\n");
+  CHECK(f.say("AUTH PLAIN !!!notbase64\r\n") == "501 5.5.2 Cannot decode the base64 response\r\n");
+  CHECK(f.say("AUTH PLAIN " + encode_base64("no-nul-here") + "\r\n").starts_with("501 5.5.2 Malformed PLAIN"));
+  CHECK(f.say("AUTH PLAIN =\r\n").starts_with("501 5.5.2 Malformed PLAIN"));
+  CHECK(f.say("AUTH LOGIN\r\n") == "334 VXNlcm5hbWU6\r\n");
+  CHECK(f.say("@@@\r\n") == "501 5.5.2 Cannot decode the base64 response\r\n");
+  CHECK(f.say("AUTH CRAM-MD5\r\n").starts_with("504 5.5.4"));
+  CHECK(f.say("AUTH\r\n").starts_with("501 5.5.4"));
+  CHECK(f.login.calls == 0);
+  CHECK(f.say("NOOP\r\n") == "250 2.0.0 Ok\r\n");  // still a working session
+}
+
+TEST_CASE("commands in the wrong state") {
+  Fixture f;
+  CHECK(f.say("AUTH PLAIN x\r\n").starts_with("503 5.5.1 Send EHLO first"));
+  CHECK(f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\n").starts_with("503 5.5.1 Send EHLO first"));
+  f.say("EHLO c\r\n");
+  CHECK(f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\n").starts_with("530 5.7.0 Authentication required"));
+  CHECK(f.say("RCPT TO:<bob>\r\n").starts_with("503 5.5.1 Send MAIL FROM first"));
+  CHECK(f.say("DATA\r\n").starts_with("503 5.5.1"));
+  CHECK(f.say("AUTH PLAIN " + f.plain("alice@aaaaaaaa.freemail", "secret") + "\r\n").starts_with("235 "));
+  CHECK(f.say("AUTH PLAIN " + f.plain("alice@aaaaaaaa.freemail", "secret") + "\r\n").starts_with("503 5.5.1 Already"));
+  CHECK(f.say("DATA\r\n").starts_with("503 5.5.1"));
+  CHECK(f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\n").starts_with("250 "));
+  CHECK(f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\n").starts_with("503 5.5.1 Sender already given"));
+  CHECK(f.say("DATA\r\n").starts_with("554 5.5.1 No valid recipients"));
+  CHECK(f.say("DATA now\r\n").starts_with("501 "));
+  CHECK(f.say("RSET\r\n") == "250 2.0.0 Ok\r\n");
+  CHECK(f.say("RCPT TO:<bob>\r\n").starts_with("503 "));
+}
+
+TEST_CASE("the sender must be the authenticated account") {
+  Fixture f;
+  f.authenticated();
+  CHECK(f.say("MAIL FROM:<mallory@x.freemail>\r\n") ==
+        "553 5.7.1 Sender <mallory@x.freemail> is not your account; send as <alice@aaaaaaaa.freemail>\r\n");
+  CHECK(f.say("MAIL FROM:<>\r\n").starts_with("553 5.7.1"));
+  CHECK(f.say("MAIL FROM:<alice@aaaaaaaa.freemail> SIZE=5000\r\n").starts_with("552 5.3.4"));
+  CHECK(f.say("MAIL FROM:<alice@aaaaaaaa.freemail> SIZE=abc\r\n").starts_with("501 "));
+  CHECK(f.say("MAIL FROM:<alice@aaaaaaaa.freemail> BODY=BINARYMIME\r\n").starts_with("501 "));
+  CHECK(f.say("MAIL FROM:<alice@aaaaaaaa.freemail> SMTPUTF8\r\n").starts_with("555 5.5.4"));
+  CHECK(f.say("MAIL FROM:alice@aaaaaaaa.freemail\r\n").starts_with("250 "));
+  CHECK(f.say("RCPT TO:<bob> NOTIFY=NEVER\r\n").starts_with("555 "));
+  CHECK(f.say("RCPT TO:<>\r\n").starts_with("501 "));
+  CHECK(f.say("RCPT TO:<b>\r\n").starts_with("550 5.1.1 <b>: "));  // ambiguous prefix
+  CHECK(f.say("RCPT TO:<bo>\r\n") == "250 2.1.5 Recipient <bob@bbbbbbbb.freemail> ok\r\n");  // unique prefix
+}
+
+TEST_CASE("a petname with a bare host name appended (mutt) still resolves; other domains do not") {
+  Fixture f;
+  f.authenticated();
+  f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\n");
+  CHECK(f.say("RCPT TO:<bob@myhost>\r\n") == "250 2.1.5 Recipient <bob@bbbbbbbb.freemail> ok\r\n");
+  CHECK(f.say("RCPT TO:<nobody@myhost>\r\n").starts_with("550 5.1.1 <nobody@myhost>: no contact"));
+  CHECK(f.say("RCPT TO:<bob@gmail.com>\r\n").starts_with("550 5.1.2 <bob@gmail.com> is not a Freemail address"));
+}
+
+TEST_CASE("too many recipients") {
+  Options o = Fixture::make_options();
+  o.max_recipients = 2;
+  Fixture f(o);
+  f.authenticated();
+  f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\n");
+  CHECK(f.say("RCPT TO:<a@1.freemail>\r\n").starts_with("250 "));
+  CHECK(f.say("RCPT TO:<a@2.freemail>\r\n").starts_with("250 "));
+  CHECK(f.say("RCPT TO:<a@3.freemail>\r\n").starts_with("452 4.5.3"));
+}
+
+TEST_CASE("a message over the size limit is refused after its end, and the session goes on") {
+  Fixture f;
+  f.authenticated();
+  f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nDATA\r\n");
+  std::string big;
+  for (int i = 0; i < 30; ++i) big += std::string(60, 'x') + "\r\n";
+  CHECK(f.say(big).empty());
+  CHECK(f.say(".\r\n").starts_with("552 5.3.4 Message too big"));
+  CHECK(f.submission.submitted.empty());
+  CHECK(f.say("RCPT TO:<bob>\r\n").starts_with("503 "));  // the transaction was reset
+  // One single line longer than the whole limit, without a line end for a while.
+  f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nDATA\r\n");
+  CHECK(f.say(std::string(5000, 'y')).empty());
+  CHECK(f.say(std::string(5000, 'y') + "\r\n.\r\n").starts_with("552 5.3.4"));
+  f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nDATA\r\n");
+  CHECK(f.say("Subject: small\r\n\r\nok\r\n.\r\n").starts_with("250 2.0.0"));
+}
+
+TEST_CASE("huge command lines get 500 and the session goes on") {
+  Fixture f;
+  f.say("EHLO c\r\n");
+  CHECK(f.say("NOOP " + std::string(300, 'a') + "\r\n") == "500 5.5.6 Line too long: the limit is 200 octets\r\n");
+  // A line that never ends: the error comes as soon as the limit is passed; the rest is dropped.
+  CHECK(f.say(std::string(1000, 'b')) == "500 5.5.6 Line too long: the limit is 200 octets\r\n");
+  CHECK(f.say(std::string(100000, 'b')).empty());
+  CHECK(f.say("still the same line\r\nNOOP\r\n") == "250 2.0.0 Ok\r\n");
+  // Inside an AUTH exchange too.
+  CHECK(f.say("AUTH PLAIN\r\n") == "334 \r\n");
+  CHECK(f.say(std::string(500, 'A') + "\r\n").starts_with("500 5.5.6"));
+  CHECK(f.say("NOOP\r\n") == "250 2.0.0 Ok\r\n");
+}
+
+TEST_CASE("unknown commands, other verbs, and the bad-command limit") {
+  Options o = Fixture::make_options();
+  o.max_bad_commands = 3;
+  Fixture f(o);
+  CHECK(f.say("VRFY bob\r\n").starts_with("252 2.5.2"));
+  CHECK(f.say("EXPN list\r\n").starts_with("502 "));
+  CHECK(f.say("STARTTLS\r\n").starts_with("502 5.5.1"));
+  CHECK(f.say("HELP\r\n").starts_with("214-"));
+  CHECK(f.say("NOOP\r\n") == "250 2.0.0 Ok\r\n");
+  CHECK(f.say("FROB\r\n") == "500 5.5.2 Command not recognized: FROB\r\n");
+  CHECK(f.say(std::string("\x01\x02\xff\r\n")) == "500 5.5.2 Command not recognized: ???\r\n");
+  CHECK_FALSE(f.last_close);
+  const auto out = f.say("\r\n");
+  CHECK(out == "500 5.5.2 Empty command\r\n421 4.7.0 Too many errors, closing the connection\r\n");
+  CHECK(f.last_close);
+}
+
+TEST_CASE("a refused submission says why, and nothing goes to Sent") {
+  Fixture f;
+  f.submission.refuse = true;
+  f.authenticated();
+  CHECK(f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nDATA\r\nSubject: x\r\n\r\ny\r\n.\r\n")
+            .ends_with("554 5.3.0 Not queued: the outbox is closed\r\n"));
+  CHECK(f.sent.appended.empty());
+}
+
+TEST_CASE("the session works without a Sent folder") {
+  Options o = Fixture::make_options();
+  FakeSubmission submission;
+  FakeLogin login;
+  Session session(o, submission, login, nullptr);
+  std::string raw = std::string(1, '\0') + "alice@aaaaaaaa.freemail" + '\0' + "secret";
+  std::string out;
+  Step step = session.feed("EHLO c\r\nAUTH PLAIN " + encode_base64(raw) +
+                           "\r\nMAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nDATA\r\nS: x\r\n\r\n.\r\n");
+  CHECK(step.output.ends_with("250 2.0.0 Queued as 1 in the fcpmail outbox; see `fcpmail outbox show 1`\r\n"));
+}
