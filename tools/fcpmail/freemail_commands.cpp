@@ -1,7 +1,155 @@
-// Placeholder until this command group lands: it says so and exits 2, it never pretends.
+// `fcpmail address parse` and `fcpmail slots next`: offline views of the Freemail wire layer, for
+// people debugging interop. No node, no daemon: pure functions of the arguments.
 #include "commands.h"
+
+#include "freemail/address.h"
+#include "freemail/slot_chain.h"
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
 #include <iostream>
+#include <optional>
+#include <string_view>
+
 namespace fcpmail::cli {
-int run_address(const Args&) { std::cerr << "fcpmail: this command is not available in this build yet\n"; return 2; }
-int run_slots(const Args&) { std::cerr << "fcpmail: this command is not available in this build yet\n"; return 2; }
+namespace {
+
+constexpr std::string_view address_usage = R"(usage: fcpmail address parse ADDRESS [--json]
+
+Splits a Freemail address (local@<52 base32 chars>.freemail, optionally with a display name as
+"Name <local@...>") into its parts and shows the WoT identity id (Freenet base64) it names.
+Exit 0 for a valid address, 1 with the reason for an invalid one, 2 for a usage error.
+)";
+
+constexpr std::string_view slots_usage = R"(usage: fcpmail slots next SLOT [--count N] [--json]
+
+Prints the N slots (default 1) that follow SLOT on a Freemail channel's slot chain:
+next = base32(SHA-256(base32-decode(slot))), 52 upper-case characters.
+Exit 0 on success, 1 for a malformed slot, 2 for a usage error.
+)";
+
+constexpr std::size_t max_slot_count = 100000;
+
+int usage_error(std::string_view message, std::string_view usage) {
+  std::cerr << "fcpmail: " << message << "\n\n" << usage;
+  return 2;
 }
+
+// Reports a failed operation: the reason on stderr, and as JSON on stdout when asked for.
+int operation_failed(std::string_view what, const std::string& reason, bool json) {
+  if (json) std::cout << nlohmann::json{{"valid", false}, {"error", reason}}.dump(2) << '\n';
+  std::cerr << "fcpmail: " << what << ": " << reason << '\n';
+  return 1;
+}
+
+}  // namespace
+
+int run_address(const Args& args) {
+  bool json = false;
+  std::optional<std::string> subcommand;
+  std::optional<std::string> address;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << address_usage;
+      return 0;
+    }
+    if (arg == "--json") {
+      json = true;
+    } else if (arg == "--") {
+      // Everything after "--" is positional (an address may start with '-').
+      for (++i; i < args.size(); ++i) {
+        if (!subcommand) subcommand = args[i];
+        else if (!address) address = args[i];
+        else return usage_error("unexpected argument '" + args[i] + "'", address_usage);
+      }
+    } else if (arg.starts_with("--")) {
+      return usage_error("unknown option '" + arg + "'", address_usage);
+    } else if (!subcommand) {
+      subcommand = arg;
+    } else if (!address) {
+      address = arg;
+    } else {
+      return usage_error("unexpected argument '" + arg + "'", address_usage);
+    }
+  }
+  if (!subcommand) return usage_error("missing subcommand", address_usage);
+  if (*subcommand != "parse") return usage_error("unknown subcommand '" + *subcommand + "'", address_usage);
+  if (!address) return usage_error("missing ADDRESS", address_usage);
+
+  const auto parsed = freemail::parse_address(*address);
+  if (!parsed) return operation_failed("invalid address", parsed.error(), json);
+  if (json) {
+    std::cout << nlohmann::json{{"valid", true},
+                                {"address", parsed->address()},
+                                {"display_name", parsed->display_name},
+                                {"local_part", parsed->local_part},
+                                {"domain", parsed->identity.domain()},
+                                {"base32", parsed->identity.label()},
+                                {"identity_id", parsed->identity.base64_id()}}
+                     .dump(2)
+              << '\n';
+  } else {
+    std::cout << "address:      " << parsed->address() << '\n';
+    if (!parsed->display_name.empty()) std::cout << "display name: " << parsed->display_name << '\n';
+    std::cout << "local part:   " << parsed->local_part << '\n'
+              << "domain:       " << parsed->identity.domain() << '\n'
+              << "base32:       " << parsed->identity.label() << '\n'
+              << "identity id:  " << parsed->identity.base64_id() << '\n';
+  }
+  return 0;
+}
+
+int run_slots(const Args& args) {
+  bool json = false;
+  std::size_t count = 1;
+  std::optional<std::string> subcommand;
+  std::optional<std::string> slot;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << slots_usage;
+      return 0;
+    }
+    if (arg == "--json") {
+      json = true;
+    } else if (arg == "--count") {
+      if (i + 1 >= args.size()) return usage_error("--count needs a number", slots_usage);
+      const std::string& text = args[++i];
+      std::size_t value = 0;
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (error != std::errc() || end != text.data() + text.size() || value == 0 || value > max_slot_count) {
+        return usage_error("--count must be a number from 1 to " + std::to_string(max_slot_count) + ", not '" +
+                               text + "'",
+                           slots_usage);
+      }
+      count = value;
+    } else if (arg.starts_with("--")) {
+      return usage_error("unknown option '" + arg + "'", slots_usage);
+    } else if (!subcommand) {
+      subcommand = arg;
+    } else if (!slot) {
+      slot = arg;
+    } else {
+      return usage_error("unexpected argument '" + arg + "'", slots_usage);
+    }
+  }
+  if (!subcommand) return usage_error("missing subcommand", slots_usage);
+  if (*subcommand != "next") return usage_error("unknown subcommand '" + *subcommand + "'", slots_usage);
+  if (!slot) return usage_error("missing SLOT", slots_usage);
+
+  // The chain includes the given slot first; the answer is what follows it.
+  const auto chain = freemail::slot_chain(*slot, count + 1);
+  if (!chain) return operation_failed("invalid slot", chain.error(), json);
+  if (json) {
+    nlohmann::json next = nlohmann::json::array();
+    for (std::size_t i = 1; i < chain->size(); ++i) next.push_back((*chain)[i]);
+    std::cout << nlohmann::json{{"valid", true}, {"slot", *slot}, {"next", next}}.dump(2) << '\n';
+  } else {
+    for (std::size_t i = 1; i < chain->size(); ++i) std::cout << (*chain)[i] << '\n';
+  }
+  return 0;
+}
+
+}  // namespace fcpmail::cli
