@@ -157,3 +157,49 @@ TEST_CASE("mail dates: random instants survive format -> parse") {
     CHECK(parse_mail_date(text) == ms);
   }
 }
+
+TEST_CASE("header filter: on random mails the output keeps the body, only allowed names, and is a fixed point") {
+  const std::vector<std::string> pool = {
+      "To: a@" + std::string(label2) + ".freemail", "Cc: b@" + std::string(label2) + ".freemail",
+      "Subject: random subject", "MIME-Version: 1.0", "Content-Type: text/plain; charset=us-ascii",
+      "Bcc: hidden@example.com", "Received: from somewhere", "X-Spam: yes", "Reply-To: r@example.com",
+      "Date: Wed, 1 Mar 2023 10:00:00 -0500", "Date: not a date", "Message-ID: <id@example.org>",
+      "Message-ID: <id@x.freemail>", "From: Bob <bob@" + own_domain + ">", "From: eve@example.com",
+      "References: <r1@x.freemail>", "In-Reply-To: <r0@x.freemail>", "garbage line"};
+  const std::vector<std::string_view> allowed = {"To", "Cc", "Subject", "MIME-Version", "Content-Type", "Date",
+                                                 "Message-ID", "From", "References", "In-Reply-To"};
+  std::mt19937 rng(21);
+  for (int n = 0; n < 300; ++n) {
+    auto policy = freemail_policy();
+    policy.add_missing = (n % 2) == 0;
+    std::string mail;
+    for (int h = rng() % 10; h > 0; --h) {
+      mail += pool[rng() % pool.size()];
+      if (rng() % 4 == 0) mail += "\r\n\t folded part";
+      mail += (rng() % 3 == 0) ? "\n" : "\r\n";
+    }
+    std::string body;
+    for (int b = rng() % 100; b > 0; --b) body.push_back(static_cast<char>(rng()));
+    mail += "\r\n" + body;
+    const auto once = filter_mail_headers(mail, policy).value();
+    REQUIRE(once.mail.size() >= body.size() + 2);
+    CHECK(once.mail.substr(once.mail.size() - body.size() - 2, 2) == "\r\n");
+    CHECK(once.mail.substr(once.mail.size() - body.size()) == body);
+    // Every output header line (not a continuation) has an allowed name.
+    const std::string header = once.mail.substr(0, once.mail.size() - body.size());
+    std::size_t pos = 0;
+    while (pos < header.size()) {
+      const std::size_t end = header.find("\r\n", pos);
+      REQUIRE(end != std::string::npos);
+      const std::string line = header.substr(pos, end - pos);
+      pos = end + 2;
+      if (line.empty() || line.front() == ' ') continue;
+      const std::string name = line.substr(0, line.find(':'));
+      bool ok = false;
+      for (const auto a : allowed) ok |= (name.size() == a.size() && std::equal(name.begin(), name.end(), a.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); }));
+      CHECK_MESSAGE(ok, "unexpected header: " << line);
+    }
+    const auto twice = filter_mail_headers(once.mail, policy).value();
+    CHECK(twice.mail == once.mail);
+  }
+}
