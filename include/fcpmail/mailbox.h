@@ -74,6 +74,7 @@ struct FolderInfo {
   SpecialUse special_use = SpecialUse::none;
   bool subscribed = false;
   bool has_children = false;
+  bool noselect = false;               // a deleted folder kept only as the parent of others
   bool read_only = false;              // Outbox: the engine's, IMAP may only read it
 };
 

@@ -1,0 +1,54 @@
+// The IMAP4rev1 server: accepts connections on 127.0.0.1 and runs one Session per connection on
+// the daemon's io_context (each connection on its own strand).
+//
+// Default port: 9143 (fcpmail::imap::Server::default_port). It avoids the ports of a local
+// Hyphanet node (fred: 8888 web, 9481 FCP) and of Freemail (3025/3143 SMTP/IMAP, 4025/4143 TLS),
+// so fcpmail can run beside both.
+//
+//   boost::asio::io_context io;
+//   fcpmail::imap::Server imap(io, {boost::asio::ip::make_address("127.0.0.1"), 9143}, mailbox, logins);
+//   imap.port();   // the bound port (useful with port 0)
+//
+// A connection that sends garbage or drops mid-literal only ends itself. Connections idle for
+// longer than `idle_timeout` (default 31 min, RFC 3501 §5.4 asks for at least 30) are closed.
+#pragma once
+#include "fcpmail/login.h"
+#include "fcpmail/mailbox.h"
+#include "imap/imap_session.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <memory>
+
+namespace fcpmail::imap {
+
+struct ServerOptions {
+  SessionOptions session;
+  std::chrono::seconds idle_timeout{31 * 60};
+  std::size_t max_connections = 256;
+};
+
+class Server {
+ public:
+  static constexpr unsigned short default_port = 9143;
+
+  // Binds and starts accepting at once; throws boost::system::system_error if the port is taken.
+  Server(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint, Mailbox& mailbox,
+         LoginCheck& login, ServerOptions options = {});
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  unsigned short port() const;
+  // Stops accepting and closes every connection.
+  void stop();
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace fcpmail::imap

@@ -1,0 +1,136 @@
+// One IMAP4rev1 connection's state machine (RFC 3501 §3: not authenticated -> authenticated ->
+// selected -> logout), with IDLE, UIDPLUS, MOVE, SPECIAL-USE, NAMESPACE, CHILDREN, LITERAL+,
+// ENABLE, ID, UNSELECT and SASL-IR.
+//
+// No sockets: bytes in (receive), bytes out. The Asio server (imap_server.h) shuttles them; tests
+// drive a Session directly. The session watches the Mailbox for changes to its selected folder
+// (from other sessions or the engine's deliveries) and reports them as untagged EXISTS, EXPUNGE
+// and FETCH FLAGS at the end of the next command, or at once while IDLE (see poll()).
+#pragma once
+#include "fcpmail/login.h"
+#include "fcpmail/mailbox.h"
+#include "imap/imap_parser.h"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace fcpmail::imap {
+
+struct SessionOptions {
+  FramerLimits limits;
+  // Consecutive BAD commands after which the session says BYE (a client sending garbage).
+  int max_consecutive_bad = 30;
+};
+
+class Session {
+ public:
+  Session(Mailbox& mailbox, LoginCheck& login, SessionOptions options = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // The greeting to send first.
+  std::string greeting() const;
+  // Bytes from the client -> bytes to send back (possibly nothing yet).
+  std::string receive(std::string_view bytes);
+  // Untagged responses due now (while IDLE: new mail, expunges, flag changes). Call after the
+  // wake callback fired, on the session's own thread.
+  std::string poll();
+  // True once the connection should be closed after sending the last output (LOGOUT, BYE).
+  bool closed() const { return closed_; }
+  // Called from any thread when the selected folder changed; the server posts to its executor.
+  void set_wake(std::function<void()> wake);
+
+  enum class State { not_authenticated, authenticated, selected, logout };
+  State state() const { return state_; }
+
+ private:
+  struct Entry {
+    std::uint32_t uid = 0;
+    Flags flags;
+    std::int64_t internal_date = 0;
+    std::uint32_t size = 0;
+    bool recent = false;
+    bool expunged = false;   // gone from the store, not yet reported (no EXPUNGE allowed yet)
+  };
+  // What the mailbox listener (any thread) shares with the session.
+  struct Watch {
+    std::mutex mutex;
+    std::string account, folder;       // the selected folder, empty if none
+    std::atomic<bool> dirty{false};
+    std::function<void()> wake;
+  };
+
+  void handle_command(const std::string& raw, std::string& out);
+  void handle_continuation_line(const std::string& raw, std::string& out);
+  void dispatch(const Command& c, std::string& out);
+
+  void cmd_capability(const Command& c, std::string& out);
+  void cmd_login(const Command& c, std::string& out);
+  void cmd_authenticate(const Command& c, std::string& out);
+  void finish_authenticate(const std::string& tag, std::string_view base64, std::string& out);
+  void cmd_select(const Command& c, std::string& out, bool read_only);
+  void cmd_create(const Command& c, std::string& out);
+  void cmd_delete(const Command& c, std::string& out);
+  void cmd_rename(const Command& c, std::string& out);
+  void cmd_subscribe(const Command& c, std::string& out, bool subscribe);
+  void cmd_list(const Command& c, std::string& out, bool lsub);
+  void cmd_status(const Command& c, std::string& out);
+  void cmd_append(const Command& c, std::string& out);
+  void cmd_namespace(const Command& c, std::string& out);
+  void cmd_enable(const Command& c, std::string& out);
+  void cmd_id(const Command& c, std::string& out);
+  void cmd_idle(const Command& c, std::string& out);
+  void cmd_close(const Command& c, std::string& out, bool expunge);
+  void cmd_expunge(const Command& c, std::string& out, bool uid, std::size_t arg0);
+  void cmd_search(const Command& c, std::string& out, bool uid, std::size_t arg0);
+  void cmd_fetch(const Command& c, std::string& out, bool uid, std::size_t arg0);
+  void cmd_store(const Command& c, std::string& out, bool uid, std::size_t arg0);
+  void cmd_copy(const Command& c, std::string& out, bool uid, std::size_t arg0, bool move);
+
+  // Indices into view_ named by a sequence set (uid = false) or UID set; nullopt = invalid.
+  std::optional<std::vector<std::size_t>> resolve(const SequenceSet& set, bool uid) const;
+  // Brings view_ up to date with the store and writes the untagged responses.
+  void sync(std::string& out, bool allow_expunge, bool force = false);
+  void report_expunges(std::string& out);
+  void unselect();
+  void no(std::string& out, const std::string& tag, MailboxError e, std::string_view what);
+  void bad(std::string& out, const std::string& tag, std::string_view text);
+  void ok(std::string& out, const std::string& tag, std::string_view text);
+
+  // The current message (decrypted and parsed), cached across FETCH items and commands.
+  struct Loaded {
+    std::uint32_t uid = 0;
+    std::string bytes;
+    mime::Part root;
+  };
+  const Loaded* load(std::uint32_t uid);
+  std::optional<MessageMeta> meta(std::uint32_t uid);
+
+  Mailbox& mailbox_;
+  LoginCheck& login_;
+  SessionOptions options_;
+  CommandFramer framer_;
+  State state_ = State::not_authenticated;
+  bool closed_ = false;
+  int consecutive_bad_ = 0;
+  std::string account_;
+
+  std::string folder_;
+  bool read_only_ = false;
+  std::uint32_t uidvalidity_ = 0;
+  std::vector<Entry> view_;
+
+  enum class Pending { none, authenticate, idle };
+  Pending pending_ = Pending::none;
+  std::string pending_tag_;
+
+  std::shared_ptr<Watch> watch_;
+  std::uint64_t listener_id_ = 0;
+  Loaded loaded_;
+};
+
+}  // namespace fcpmail::imap
