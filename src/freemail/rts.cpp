@@ -48,8 +48,6 @@ bool take_key(std::string_view& s, std::string_view type) {
          take_run(s, is_b64, 42, 44) && take(s, ",") && take_run(s, is_b64, 7, 7);
 }
 
-bool has_line_break(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
-
 std::expected<std::int64_t, std::string> parse_timeout(std::string_view text) {
   std::int64_t value = 0;
   const char* first = text.data();
@@ -126,9 +124,14 @@ std::expected<void, RtsFailure> check_rts_fields(const RtsFields& f) {
     if (values[i].empty()) {
       return std::unexpected(fail(RtsError::invalid_fields, std::string(field_names[i]) + " is empty"));
     }
-    if (has_line_break(values[i])) {
-      return std::unexpected(
-          fail(RtsError::invalid_fields, std::string(field_names[i]) + " contains a line break"));
+    // Keys, ids and slots are printable ASCII without spaces; anything else (a line break would
+    // even inject fields) means a bug upstream.
+    for (char c : values[i]) {
+      if (c <= ' ' || c > '~') {
+        return std::unexpected(fail(RtsError::invalid_fields,
+                                    std::string(field_names[i]) +
+                                        " contains a space, control or non-ASCII character"));
+      }
     }
     // key '=' value CR must fit in 200 bytes.
     if (field_names[i].size() + 1 + values[i].size() + 1 > rts_max_line) {

@@ -80,8 +80,8 @@ struct RtsFailure {
 std::string rts_plaintext(const RtsFields& fields);
 
 // Checks that a Java receiver would take these fields: mailsite passes Freemail's checkUSK,
-// channel is SSK@<42-44>,<42-44>,<7>/ , to and both slots non-empty, no CR/LF anywhere, every line
-// at most 200 bytes including its CR.
+// channel is SSK@<42-44>,<42-44>,<7>/ , to and both slots non-empty, only printable ASCII without
+// spaces, every line at most 200 bytes including its CR.
 std::expected<void, RtsFailure> check_rts_fields(const RtsFields& fields);
 
 // The 512-byte raw-RSA signature of `plaintext` (hash of the whole plaintext incl. the empty line).
