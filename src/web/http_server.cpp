@@ -1,0 +1,220 @@
+#include "web/http_server.h"
+
+#include <list>
+
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "web/control_api.h"
+#include "web/control_files.h"
+
+namespace fcpmail::web {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+class Connection;
+}
+
+struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
+  Shared(asio::io_context& io, engine::Control& control, LoginCheck& login, ServerOptions o)
+      : acceptor(io), api(control), ui(api, login, o.ui), options(std::move(o)) {}
+  tcp::acceptor acceptor;
+  ControlApi api;
+  WebUi ui;
+  ServerOptions options;
+  unsigned short port = 0;
+  std::list<std::weak_ptr<Connection>> connections;
+  bool stopped = false;
+
+  void accept();
+  void forget_closed() {
+    connections.remove_if([](const std::weak_ptr<Connection>& c) { return c.expired(); });
+  }
+  void log(std::string_view line) const {
+    if (options.log) options.log(line);
+  }
+  // Anti DNS-rebinding: a browser page from another site that resolves its name to 127.0.0.1
+  // would send its own Host header; only loopback names are ours.
+  bool host_allowed(std::string_view host) const {
+    std::string_view name = host;
+    if (name.starts_with('[')) {
+      const auto close = name.find(']');
+      if (close != std::string_view::npos) name = name.substr(0, close + 1);
+    } else if (const auto colon = name.find(':'); colon != std::string_view::npos) {
+      name = name.substr(0, colon);
+    }
+    return name.empty() || name == "127.0.0.1" || name == "localhost" || name == "[::1]";
+  }
+
+  http::response<http::string_body> respond(const http::request<http::string_body>& request);
+};
+
+namespace {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, std::shared_ptr<Server::Shared> shared)
+      : stream_(std::move(socket)), shared_(std::move(shared)) {}
+
+  void start() { read(); }
+  void close() {
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+ private:
+  void read() {
+    parser_.emplace();
+    parser_->body_limit(shared_->options.max_body);
+    stream_.expires_after(shared_->options.io_timeout);
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](error_code ec, std::size_t) {
+      if (ec == http::error::end_of_stream || ec == asio::error::eof) return self->close();
+      if (ec == http::error::body_limit) return self->fail(413, "the request body is too large");
+      if (ec == beast::error::timeout || ec == asio::error::operation_aborted) return self->close();
+      if (ec) return self->fail(400, "malformed HTTP request");
+      self->respond(self->parser_->release());
+    });
+  }
+
+  void fail(int status, std::string_view why) {
+    response_ = {};
+    response_.result(static_cast<http::status>(status));
+    response_.version(11);
+    response_.set(http::field::content_type, "application/json");
+    response_.body() = nlohmann::json{{"error", why}}.dump();
+    response_.keep_alive(false);
+    response_.prepare_payload();
+    write();
+  }
+
+  void respond(http::request<http::string_body> request) {
+    response_ = shared_->respond(request);
+    write();
+  }
+
+  void write() {
+    stream_.expires_after(shared_->options.io_timeout);
+    http::async_write(stream_, response_, [self = shared_from_this()](error_code ec, std::size_t) {
+      if (ec || !self->response_.keep_alive()) return self->close();
+      self->read();
+    });
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  std::shared_ptr<Server::Shared> shared_;
+};
+
+nlohmann::json error_body(std::string_view sentence) { return {{"error", sentence}}; }
+
+// Boost 1.74's Beast has its own string_view.
+std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
+
+}  // namespace
+
+http::response<http::string_body> Server::Shared::respond(const http::request<http::string_body>& request) {
+  http::response<http::string_body> response;
+  response.version(request.version());
+  response.keep_alive(request.keep_alive());
+  response.set(http::field::server, "fcpmail");
+  response.set(http::field::cache_control, "no-store");
+  response.set("X-Content-Type-Options", "nosniff");
+  const std::string target(request.target());
+  const std::string method(request.method_string());
+
+  auto finish = [&](int status, std::string content_type, std::string body) {
+    response.result(static_cast<http::status>(status));
+    response.set(http::field::content_type, content_type);
+    response.body() = std::move(body);
+    response.prepare_payload();
+    return response;
+  };
+
+  if (!host_allowed(sv(request[http::field::host]))) {
+    log("http: refused a request for host " + std::string(sv(request[http::field::host]).substr(0, 80)));
+    return finish(421, "application/json", error_body("this server answers only to 127.0.0.1 and localhost").dump());
+  }
+
+  if (target.starts_with("/api/") || target == "/api") {
+    const std::string_view authorization = sv(request[http::field::authorization]);
+    constexpr std::string_view bearer = "Bearer ";
+    if (!authorization.starts_with(bearer) || options.token.empty() ||
+        !secrets_equal(authorization.substr(bearer.size()), options.token)) {
+      response.set(http::field::www_authenticate, "Bearer");
+      log("http: refused an API request without the right token");
+      return finish(401, "application/json",
+                    error_body("missing or wrong control token (the CLI reads it from control.token in the data dir)")
+                        .dump());
+    }
+    const auto reply = api.handle(method, target, request.body());
+    return finish(reply.status, "application/json", reply.body.dump());
+  }
+
+  // The web UI: no framing by others, no assets from anywhere but inline.
+  response.set("Content-Security-Policy",
+               "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; "
+               "img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+  response.set("X-Frame-Options", "DENY");
+  response.set("Referrer-Policy", "no-referrer");
+  HttpRequestView view{sv(request.method_string()), sv(request.target()), sv(request[http::field::cookie]),
+                       sv(request["X-CSRF-Token"]), sv(request[http::field::content_type]), request.body()};
+  HttpReply reply = ui.handle(view);
+  for (const auto& [name, value] : reply.headers) response.insert(name, value);
+  return finish(reply.status, reply.content_type, std::move(reply.body));
+}
+
+void Server::Shared::accept() {
+  acceptor.async_accept([self = shared_from_this()](error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || self->stopped) return;
+    if (!ec) {
+      self->forget_closed();
+      if (self->connections.size() >= self->options.max_connections) {
+        error_code ignored;
+        socket.close(ignored);
+        self->log("http: too many connections, refusing one");
+      } else {
+        auto connection = std::make_shared<Connection>(std::move(socket), self);
+        self->connections.push_back(connection);
+        connection->start();
+      }
+    }
+    self->accept();
+  });
+}
+
+Server::Server(asio::io_context& io, const tcp::endpoint& endpoint, engine::Control& control, LoginCheck& login,
+               ServerOptions options)
+    : shared_(std::make_shared<Shared>(io, control, login, std::move(options))) {
+  shared_->acceptor.open(endpoint.protocol());
+  shared_->acceptor.set_option(tcp::acceptor::reuse_address(true));
+  shared_->acceptor.bind(endpoint);
+  shared_->acceptor.listen();
+  shared_->port = shared_->acceptor.local_endpoint().port();
+  shared_->accept();
+}
+
+Server::~Server() { stop(); }
+
+unsigned short Server::port() const { return shared_->port; }
+
+void Server::stop() {
+  if (shared_->stopped) return;
+  shared_->stopped = true;
+  error_code ignored;
+  shared_->acceptor.close(ignored);
+  for (auto& weak : shared_->connections) {
+    if (auto connection = weak.lock()) connection->close();
+  }
+  shared_->connections.clear();
+}
+
+}  // namespace fcpmail::web

@@ -1,0 +1,88 @@
+// The local web UI: a login page (account address + password), then one page that shows the
+// node status, the account's address (with a copy button), queue counts, contact requests, the
+// outbox with approve/cancel buttons and the protocol queues. No external assets: CSS and
+// JavaScript are inline, and the Content-Security-Policy forbids everything else.
+//
+// Security: a session cookie (HttpOnly, SameSite=Strict) after login; every state-changing
+// request (login included) must carry a CSRF token bound to the session (or, for login, to the
+// login form) — in the X-CSRF-Token header or a `csrf` form field — or it is refused with 403.
+// The engine is reached through ControlApi with the account as scope, so a user sees and acts
+// on their own account only.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fcpmail/login.h"
+#include "web/control_api.h"
+
+namespace fcpmail::web {
+
+struct HttpRequestView {
+  std::string_view method;
+  std::string_view target;
+  std::string_view cookie;        // the Cookie header
+  std::string_view csrf_header;   // X-CSRF-Token
+  std::string_view content_type;
+  std::string_view body;
+};
+
+struct HttpReply {
+  int status = 200;
+  std::string content_type = "text/html; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra: Set-Cookie, Location, ...
+};
+
+struct WebUiOptions {
+  std::chrono::seconds session_lifetime{8 * 3600};
+  std::chrono::seconds login_form_lifetime{3600};
+  std::chrono::milliseconds login_failure_pause{1000};  // no login accepted for this long after a failure
+  std::size_t max_sessions = 256;
+  std::function<std::chrono::steady_clock::time_point()> now;  // injected for tests
+};
+
+class WebUi {
+ public:
+  WebUi(ControlApi& api, LoginCheck& login, WebUiOptions options = {});
+
+  HttpReply handle(const HttpRequestView& request);
+
+  static constexpr std::string_view cookie_name = "fcpmail_session";
+
+ private:
+  struct Session {
+    std::string account;
+    std::string csrf;
+    std::chrono::steady_clock::time_point expires;
+  };
+
+  std::chrono::steady_clock::time_point now() const;
+  void expire();
+  Session* session_for(std::string_view cookie_header);
+  HttpReply login_page(std::string_view message, int status = 200);
+  HttpReply login(const HttpRequestView& request);
+  HttpReply logout(const HttpRequestView& request);
+  HttpReply app_page(const Session& session);
+  HttpReply state(const Session& session);
+  HttpReply action(const HttpRequestView& request, Session& session, std::string_view api_path);
+
+  ControlApi& api_;
+  LoginCheck& login_;
+  WebUiOptions options_;
+  std::map<std::string, Session> sessions_;                                 // by cookie value
+  std::map<std::string, std::chrono::steady_clock::time_point> login_forms_;  // login CSRF tokens
+  std::chrono::steady_clock::time_point logins_paused_until_{};
+};
+
+// Helpers shared with the tests.
+std::map<std::string, std::string> parse_form(std::string_view body);
+std::optional<std::string> cookie_value(std::string_view cookie_header, std::string_view name);
+std::string html_escape(std::string_view text);
+
+}  // namespace fcpmail::web
