@@ -3,6 +3,7 @@
 #include <cryptopp/integer.h>
 #include <cryptopp/osrng.h>
 #include <cryptopp/rsa.h>
+#include <cryptopp/sha.h>
 
 #include <stdexcept>
 
@@ -93,6 +94,15 @@ std::expected<std::string, std::string> RsaPublicKey::raw_public(std::string_vie
   return to_bytes(impl_->function.ApplyFunction(*x), impl_->block_size);
 }
 
+bool RsaPublicKey::verify_pkcs1v15_sha256(std::string_view message,
+                                          std::string_view signature) const {
+  if (signature.size() != impl_->block_size) return false;
+  CryptoPP::RSASS<CryptoPP::PKCS1v15, CryptoPP::SHA256>::Verifier verifier(impl_->function);
+  return verifier.VerifyMessage(reinterpret_cast<const CryptoPP::byte*>(message.data()), message.size(),
+                                reinterpret_cast<const CryptoPP::byte*>(signature.data()),
+                                signature.size());
+}
+
 bool operator==(const RsaPublicKey& a, const RsaPublicKey& b) {
   return a.impl_->function.GetModulus() == b.impl_->function.GetModulus() &&
          a.impl_->function.GetPublicExponent() == b.impl_->function.GetPublicExponent();
@@ -150,6 +160,16 @@ std::expected<std::string, std::string> RsaPrivateKey::raw_private(std::string_v
   auto x = input_integer(input, public_.block_size(), impl_->function.GetModulus());
   if (!x) return std::unexpected(x.error());
   return to_bytes(impl_->function.CalculateInverse(thread_rng(), *x), public_.block_size());
+}
+
+std::string RsaPrivateKey::sign_pkcs1v15_sha256(std::string_view message) const {
+  CryptoPP::RSASS<CryptoPP::PKCS1v15, CryptoPP::SHA256>::Signer signer(impl_->function);
+  std::string out(signer.MaxSignatureLength(), '\0');
+  const std::size_t n = signer.SignMessage(
+      thread_rng(), reinterpret_cast<const CryptoPP::byte*>(message.data()), message.size(),
+      reinterpret_cast<CryptoPP::byte*>(out.data()));
+  out.resize(n);
+  return out;
 }
 
 std::string_view strip_leading_zeros(std::string_view bytes) {

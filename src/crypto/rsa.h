@@ -37,6 +37,10 @@ class RsaPublicKey {
   // most block_size() bytes (leading zeros allowed) whose value must be < n.
   std::expected<std::string, std::string> raw_public(std::string_view input) const;
 
+  // RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 section 8.2): true iff `signature` (block_size()
+  // bytes) is this key's signature of `message`. Strict: the encoded block is rebuilt and compared.
+  bool verify_pkcs1v15_sha256(std::string_view message, std::string_view signature) const;
+
   friend bool operator==(const RsaPublicKey& a, const RsaPublicKey& b);
 
   struct Impl;
@@ -63,6 +67,9 @@ class RsaPrivateKey {
 
   // input^d mod n (CRT, blinded), left-padded to block_size(). Same input rules as raw_public.
   std::expected<std::string, std::string> raw_private(std::string_view input) const;
+
+  // RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 section 8.2): block_size() bytes, deterministic.
+  std::string sign_pkcs1v15_sha256(std::string_view message) const;
 
   struct Impl;
 

@@ -1,5 +1,6 @@
 #include "crypto/rsa.h"
 #include "crypto/random.h"
+#include "crypto/sha256.h"
 
 #include <doctest/doctest.h>
 
@@ -97,4 +98,26 @@ TEST_CASE("strip_leading_zeros") {
   CHECK(strip_leading_zeros(std::string("\0\0\x01\x00", 4)) == std::string("\x01\x00", 2));
   CHECK(strip_leading_zeros(std::string("\0\0", 2)).empty());
   CHECK(strip_leading_zeros("").empty());
+}
+
+TEST_CASE("PKCS#1 v1.5 SHA-256 signatures: deterministic, verifiable, strict") {
+  const auto& k = small_key();
+  const std::string sig = k.sign_pkcs1v15_sha256("hello");
+  CHECK(sig.size() == 128);
+  CHECK(k.sign_pkcs1v15_sha256("hello") == sig);
+  CHECK(k.public_key().verify_pkcs1v15_sha256("hello", sig));
+  CHECK_FALSE(k.public_key().verify_pkcs1v15_sha256("hellp", sig));
+  CHECK_FALSE(k.public_key().verify_pkcs1v15_sha256("hello", sig.substr(1)));
+  CHECK_FALSE(k.public_key().verify_pkcs1v15_sha256("hello", ""));
+  std::string bad = sig;
+  bad[60] ^= 1;
+  CHECK_FALSE(k.public_key().verify_pkcs1v15_sha256("hello", bad));
+  // The recovered block is EMSA-PKCS1-v1_5: 00 01 FF.. 00 DigestInfo(SHA-256) H.
+  auto em = k.public_key().raw_public(sig);
+  REQUIRE(em);
+  CHECK(em->substr(0, 2) == std::string("\x00\x01", 2));
+  CHECK(to_hex(em->substr(128 - 51, 19)) == "3031300d060960864801650304020105000420");
+  CHECK(em->substr(128 - 32) == sha256("hello"));
+  // A textbook-RSA signature of the bare hash (the RTS style) is not accepted as PKCS#1.
+  CHECK_FALSE(k.public_key().verify_pkcs1v15_sha256("hello", *k.raw_private(sha256("hello"))));
 }
