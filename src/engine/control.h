@@ -79,6 +79,9 @@ struct AccountCreateRequest {
   std::string nickname;                     // WoT nickname; also the address's local part
   std::optional<std::string> identity;      // adopt this existing WoT own identity (id) instead
   std::optional<std::string> password;      // nothing: generate one and return it once
+  // Adopt an existing Freemail RSA key file (accprops form) instead of generating RSA-4096
+  // (key generation takes up to a minute; tests use fixtures/keys/*.key).
+  std::optional<std::string> rsa_key_file;
 };
 
 struct AccountCreated {

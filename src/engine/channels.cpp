@@ -1,0 +1,434 @@
+// Channels: creation and RTS (initiator), the send chain (CTS, messages, acks), polling the peer's
+// chain with a look-ahead window, and what a fetched slot carries.
+#include "engine/engine_impl.h"
+
+#include "freemail/address.h"
+#include "freemail/mailpage.h"
+#include "freemail/rsa_key_file.h"
+#include "freemail/slot_chain.h"
+
+#include <nlohmann/json.hpp>
+
+namespace fcpmail::engine {
+
+namespace asio = boost::asio;
+
+namespace {
+
+freemail::ChannelSide send_side(const ChannelRow& c) {
+  return c.initiator() ? freemail::ChannelSide::initiator : freemail::ChannelSide::responder;
+}
+freemail::ChannelSide fetch_side(const ChannelRow& c) {
+  return c.initiator() ? freemail::ChannelSide::responder : freemail::ChannelSide::initiator;
+}
+
+std::string random_slot() { return *freemail::slot_from_bytes(crypto::random_bytes(freemail::slot_bytes)); }
+
+// "SSK@a,b,c/r-XYZ" -> "SSK@a,b,c/"
+std::string strip_document(std::string_view uri) {
+  auto slash = uri.find('/');
+  return std::string(slash == std::string_view::npos ? uri : uri.substr(0, slash)) + "/";
+}
+
+std::expected<crypto::RsaPublicKey, std::string> public_key_of(const std::string& page_text) {
+  auto page = freemail::read_mailpage(page_text);
+  if (!page) return std::unexpected(page.error());
+  return crypto::RsaPublicKey::from_bytes(page->modulus, page->public_exponent);
+}
+
+}  // namespace
+
+// ---- initiator: channel + RTS ------------------------------------------------------------------
+
+asio::awaitable<Result<std::int64_t>> Engine::Impl::create_channel(const AccountRow& account, const ContactRow& contact) {
+  auto keypair = co_await node.generate_ssk();
+  if (!keypair) co_return std::unexpected("the node could not generate a channel key: " + keypair.error().description);
+  const auto own_mailsite = freemail::mailsite_request_uri(account.request_uri, static_cast<std::uint64_t>(std::max<std::int64_t>(1, account.mailsite_edition)));
+  if (!own_mailsite) co_return std::unexpected("own mailsite URI: " + own_mailsite.error());
+  const auto t = now();
+  nlohmann::json rts = {{"mailsite", *own_mailsite},
+                        {"to", contact.identity_id},
+                        {"channel", keypair->insert_uri},
+                        {"initiatorSlot", random_slot()},
+                        {"responderSlot", random_slot()},
+                        {"timeout", t + cfg.intervals.channel_send.count()}};
+  const std::string key_hash = hex_sha256(keypair->insert_uri);
+  SQLite::Transaction tx(db);
+  SQLite::Statement i(db, "INSERT INTO channel (account_id, contact_id, role, key_hash, insert_uri_sealed, request_uri, send_slot, fetch_slot, timeout_at, state, rts_json_sealed, rts_next_at, created_at, next_poll_at) "
+                          "VALUES (?, ?, 'initiator', ?, ?, ?, ?, ?, ?, 'awaiting_cts', ?, ?, ?, ?)");
+  const auto sealed_key = seal(keypair->insert_uri, "channel:" + key_hash);
+  const auto sealed_rts = seal(rts.dump(), "channel-rts:" + key_hash);
+  i.bind(1, account.id);
+  i.bind(2, contact.id);
+  i.bind(3, key_hash);
+  i.bind(4, sealed_key.data(), static_cast<int>(sealed_key.size()));
+  i.bind(5, keypair->request_uri);
+  i.bind(6, rts["initiatorSlot"].get<std::string>());
+  i.bind(7, rts["responderSlot"].get<std::string>());
+  i.bind(8, rts["timeout"].get<std::int64_t>());
+  i.bind(9, sealed_rts.data(), static_cast<int>(sealed_rts.size()));
+  i.bind(10, t);
+  i.bind(11, t);
+  i.bind(12, t);
+  i.exec();
+  const auto id = db.getLastInsertRowid();
+  tx.commit();
+  log("new channel " + std::to_string(id) + " to " + short_address(contact.address) + " created; RTS follows");
+  co_return id;
+}
+
+asio::awaitable<void> Engine::Impl::send_rts(std::int64_t channel_id) {
+  auto channel = channel_by_id(channel_id);
+  if (!channel || channel->state != "awaiting_cts") co_return;
+  auto account = account_by_id(channel->account_id);
+  auto contact = contact_by_id(channel->contact_id);
+  if (!account || !contact) co_return;
+  auto retry = [&](const std::string& why) {
+    SQLite::Statement u(db, "UPDATE channel SET rts_next_at = ? WHERE id = ?");
+    u.bind(1, now() + cfg.intervals.retry.count());
+    u.bind(2, channel_id);
+    u.exec();
+    warn("RTS to " + short_address(contact->address) + " not sent: " + why + "; retrying later");
+  };
+  if (contact->rsa_public.empty() || contact->rtsksk.empty()) {
+    auto page = co_await ensure_peer_mailpage(*account, contact->id);
+    if (!page) {
+      retry(page.error());
+      co_return;
+    }
+    contact = contact_by_id(channel->contact_id);
+  }
+  SQLite::Statement q(db, "SELECT rts_json_sealed, key_hash FROM channel WHERE id = ?");
+  q.bind(1, channel_id);
+  if (!q.executeStep()) co_return;
+  auto rts_text = open(q.getColumn(0).getString(), "channel-rts:" + q.getColumn(1).getString());
+  if (!rts_text) {
+    retry("stored RTS unreadable: " + rts_text.error());
+    co_return;
+  }
+  const auto j = nlohmann::json::parse(*rts_text);
+  wire::RtsFields f;
+  f.mailsite = j["mailsite"];
+  f.to = j["to"];
+  f.channel = j["channel"];
+  f.initiator_slot = j["initiatorSlot"];
+  f.responder_slot = j["responderSlot"];
+  f.timeout_ms = j["timeout"];
+  auto own_key = private_key(account->id);
+  auto peer_key = public_key_of(contact->rsa_public);
+  if (!own_key || !peer_key) {
+    retry(!own_key ? own_key.error() : "peer key: " + peer_key.error());
+    co_return;
+  }
+  auto blob = co_await on_pool([f, k = *own_key, p = *peer_key] { return wire::seal_rts(f, k, p); });
+  if (!blob) {
+    retry("cannot build the RTS: " + blob.error());
+    co_return;
+  }
+  const std::string day = utc_day(now());
+  std::optional<std::string> inserted_at;
+  std::string last_error;
+  for (int n = 1; n <= 100 && !inserted_at; ++n) {
+    const std::string key = "KSK@" + contact->rtsksk + "-" + day + "-" + std::to_string(n);
+    auto r = co_await node.put(key, *blob, "RTS to " + short_address(contact->address));
+    if (r) inserted_at = key;
+    else if (!r.error().collision()) {
+      last_error = r.error().description;
+      break;
+    }
+  }
+  if (!inserted_at) {
+    retry(last_error.empty() ? std::string("every KSK slot of the day is taken") : last_error);
+    co_return;
+  }
+  SQLite::Statement u(db, "UPDATE channel SET rts_sent_at = ?, rts_next_at = CASE WHEN state = 'awaiting_cts' THEN ? ELSE NULL END, rts_key = ? WHERE id = ?");
+  const auto t = now();
+  u.bind(1, t);
+  u.bind(2, t + cfg.intervals.rts_resend.count());
+  u.bind(3, *inserted_at);
+  u.bind(4, channel_id);
+  u.exec();
+  log("RTS to " + contact->address + " inserted at " + *inserted_at);
+}
+
+// ---- the send chain ----------------------------------------------------------------------------
+
+asio::awaitable<void> Engine::Impl::insert_send_item(std::int64_t item_id) {
+  SQLite::Statement q(db, "SELECT channel_id, kind, delivery_id, message_id, slot, slot_index FROM send_item WHERE id = ?");
+  q.bind(1, item_id);
+  if (!q.executeStep()) co_return;
+  const auto channel_id = q.getColumn(0).getInt64();
+  const std::string kind = q.getColumn(1).getString();
+  const std::optional<std::int64_t> delivery_id = q.getColumn(2).isNull() ? std::nullopt : std::optional(q.getColumn(2).getInt64());
+  const std::int64_t message_id = q.getColumn(3).isNull() ? 0 : q.getColumn(3).getInt64();
+  std::string slot = q.getColumn(4).isNull() ? "" : q.getColumn(4).getString();
+  std::int64_t slot_index = q.getColumn(5).isNull() ? 0 : q.getColumn(5).getInt64();
+  auto channel = channel_by_id(channel_id);
+  if (!channel || channel->state == "closed") co_return;
+  auto contact = contact_by_id(channel->contact_id);
+  if (!contact) co_return;
+
+  // The payload.
+  std::string payload;
+  if (kind == "cts") {
+    payload = wire::cts_payload();
+  } else if (kind == "ack") {
+    payload = wire::ack_payload(message_id);
+  } else {
+    SQLite::Statement b(db, "SELECT o.id, o.body_sealed, d.state, o.signature FROM delivery d JOIN outbox_message o ON o.id = d.outbox_id WHERE d.id = ?");
+    b.bind(1, delivery_id.value_or(0));
+    if (!b.executeStep() || b.getColumn(2).getString() == "cancelled" || b.getColumn(2).getString() == "delivered") {
+      db.exec("DELETE FROM send_item WHERE id = " + std::to_string(item_id));
+      co_return;
+    }
+    auto body = open(b.getColumn(1).getString(), "outbox:" + std::to_string(b.getColumn(0).getInt64()));
+    if (!body) {
+      warn("outbox message unreadable: " + body.error());
+      co_return;
+    }
+    payload = wire::message_payload(message_id, *body, b.getColumn(3).getString());
+  }
+
+  // A slot: assigned once (same slot on retries), from the head of our chain.
+  if (slot.empty()) {
+    SQLite::Transaction tx(db);
+    auto fresh = channel_by_id(channel_id);
+    slot = fresh->send_slot;
+    slot_index = fresh->send_index;
+    auto next = freemail::next_slot(slot);
+    if (!next) co_return;
+    SQLite::Statement u(db, "UPDATE channel SET send_slot = ?, send_index = send_index + 1 WHERE id = ?");
+    u.bind(1, *next);
+    u.bind(2, channel_id);
+    u.exec();
+    SQLite::Statement s(db, "UPDATE send_item SET slot = ?, slot_index = ? WHERE id = ?");
+    s.bind(1, slot);
+    s.bind(2, slot_index);
+    s.bind(3, item_id);
+    s.exec();
+    tx.commit();
+  }
+  auto uri = freemail::slot_uri(insert_uri_of_channel(channel_id), send_side(*channel), slot);
+  if (!uri) {
+    warn("channel " + std::to_string(channel_id) + ": " + uri.error());
+    co_return;
+  }
+  const std::string what = (kind == "message" ? "message " + std::to_string(message_id)
+                            : kind == "ack"   ? "ack of message " + std::to_string(message_id)
+                                              : std::string("CTS")) +
+                           " to " + short_address(contact->address) + " on slot " + std::to_string(slot_index);
+  auto r = co_await node.put(*uri, payload, what);
+  const auto t = now();
+  if (!r) {
+    SQLite::Statement u(db, r.error().collision()
+                                ? "UPDATE send_item SET slot = NULL, slot_index = NULL, attempts = attempts + 1, last_error = ?, due_at = ? WHERE id = ?"
+                                : "UPDATE send_item SET attempts = attempts + 1, last_error = ?, due_at = ? WHERE id = ?");
+    u.bind(1, r.error().description);
+    u.bind(2, r.error().collision() ? t : t + cfg.intervals.retry.count());
+    u.bind(3, item_id);
+    u.exec();
+    log(what + " failed (" + r.error().description + ")" + (r.error().collision() ? "; moving to the next slot" : "; retrying later"));
+    co_return;
+  }
+  SQLite::Transaction tx(db);
+  db.exec("DELETE FROM send_item WHERE id = " + std::to_string(item_id));
+  if (kind == "message" && delivery_id) {
+    SQLite::Statement u(db, "UPDATE delivery SET state = CASE WHEN state = 'inserting' THEN 'awaiting_ack' ELSE state END, inserted_at = ?, slot_index = ?, attempts = attempts + 1, next_at = ? WHERE id = ?");
+    u.bind(1, t);
+    u.bind(2, slot_index);
+    u.bind(3, t + cfg.intervals.message_resend.count());
+    u.bind(4, *delivery_id);
+    u.exec();
+  }
+  if (kind == "cts" && channel->request_uri.empty()) {
+    // The node tells us the channel's public key: the request URI of what we just inserted.
+    SQLite::Statement u(db, "UPDATE channel SET request_uri = ?, next_poll_at = ? WHERE id = ?");
+    u.bind(1, strip_document(*r));
+    u.bind(2, t);
+    u.bind(3, channel_id);
+    u.exec();
+  }
+  tx.commit();
+  log(what + " inserted");
+}
+
+// ---- polling the peer's chain ------------------------------------------------------------------
+
+asio::awaitable<void> Engine::Impl::poll_channel(std::int64_t channel_id) {
+  auto channel = channel_by_id(channel_id);
+  if (!channel || channel->request_uri.empty()) co_return;
+  auto contact = contact_by_id(channel->contact_id);
+  if (!contact) co_return;
+  const std::size_t max_size = cfg.max_message_size + 4096;
+  auto fetch = [&](const std::string& slot, std::int64_t index) -> asio::awaitable<NodeResult<std::string>> {
+    auto uri = freemail::slot_uri(channel->request_uri, fetch_side(*channel), slot);
+    if (!uri) co_return std::unexpected(NodeError{NodeError::Kind::failed, 20, uri.error()});
+    co_return co_await node.get(*uri, max_size, "slot " + std::to_string(index) + " from " + short_address(contact->address));
+  };
+  bool network_trouble = false;
+  // 1. The head slot, again at once after every find (a burst of messages is read in one pass).
+  for (int burst = 0; burst < 64; ++burst) {
+    channel = channel_by_id(channel_id);
+    if (!channel || channel->state == "closed") co_return;
+    auto r = co_await fetch(channel->fetch_slot, channel->fetch_index);
+    if (!r) {
+      network_trouble = !r.error().not_found();
+      break;
+    }
+    handle_slot_payload(*channel, channel->fetch_slot, channel->fetch_index, false, *r);
+  }
+  // 2. The look-ahead window and skipped slots, less often.
+  const auto t = now();
+  if (!network_trouble && channel->next_window_at <= t) {
+    channel = channel_by_id(channel_id);
+    auto window = freemail::slot_chain(channel->fetch_slot, static_cast<std::size_t>(cfg.channel_lookahead + 1));
+    bool found = false;
+    if (window) {
+      for (std::size_t k = 1; k < window->size() && !found; ++k) {
+        auto r = co_await fetch((*window)[k], channel->fetch_index + static_cast<std::int64_t>(k));
+        if (r) {
+          handle_slot_payload(*channel, (*window)[k], channel->fetch_index + static_cast<std::int64_t>(k), false, *r);
+          found = true;
+        }
+      }
+    }
+    std::vector<std::pair<std::string, std::int64_t>> skipped;
+    {
+      SQLite::Statement s(db, "SELECT slot, slot_index FROM skipped_slot WHERE channel_id = ? AND since_at > ?");
+      s.bind(1, channel_id);
+      s.bind(2, t - cfg.intervals.slot_lifetime.count());
+      while (s.executeStep()) skipped.emplace_back(s.getColumn(0).getString(), s.getColumn(1).getInt64());
+    }
+    for (const auto& [slot, index] : skipped) {
+      auto r = co_await fetch(slot, index);
+      if (r) handle_slot_payload(*channel_by_id(channel_id), slot, index, true, *r);
+    }
+    SQLite::Statement d(db, "DELETE FROM skipped_slot WHERE channel_id = ? AND since_at <= ?");
+    d.bind(1, channel_id);
+    d.bind(2, t - cfg.intervals.slot_lifetime.count());
+    d.exec();
+    SQLite::Statement u(db, "UPDATE channel SET next_window_at = ? WHERE id = ?");
+    u.bind(1, found ? t : t + cfg.intervals.channel_window_poll.count());
+    u.bind(2, channel_id);
+    u.exec();
+  }
+  SQLite::Statement u(db, "UPDATE channel SET next_poll_at = ? WHERE id = ?");
+  u.bind(1, now() + (network_trouble ? cfg.intervals.retry : cfg.intervals.channel_poll).count());
+  u.bind(2, channel_id);
+  u.exec();
+}
+
+// One transaction: the slot is marked fetched together with everything its payload causes.
+void Engine::Impl::handle_slot_payload(const ChannelRow& channel, const std::string& slot, std::int64_t index,
+                                       bool was_skipped, const std::string& payload) {
+  auto contact = contact_by_id(channel.contact_id);
+  auto account = account_by_id(channel.account_id);
+  if (!contact || !account) return;
+  const auto t = now();
+  SQLite::Transaction tx(db);
+  if (was_skipped) {
+    SQLite::Statement d(db, "DELETE FROM skipped_slot WHERE channel_id = ? AND slot = ?");
+    d.bind(1, channel.id);
+    d.bind(2, slot);
+    d.exec();
+  } else if (index >= channel.fetch_index) {
+    // Slots passed over stay polled for a while (the peer may still fill them).
+    auto chain = freemail::slot_chain(channel.fetch_slot, static_cast<std::size_t>(index - channel.fetch_index + 2));
+    if (!chain) return;
+    for (std::int64_t k = 0; k < index - channel.fetch_index; ++k) {
+      SQLite::Statement s(db, "INSERT OR IGNORE INTO skipped_slot (channel_id, slot, slot_index, since_at) VALUES (?, ?, ?, ?)");
+      s.bind(1, channel.id);
+      s.bind(2, (*chain)[static_cast<std::size_t>(k)]);
+      s.bind(3, channel.fetch_index + k);
+      s.bind(4, t);
+      s.exec();
+    }
+    SQLite::Statement u(db, "UPDATE channel SET fetch_slot = ?, fetch_index = ?, last_fetch_at = ? WHERE id = ?");
+    u.bind(1, chain->back());
+    u.bind(2, index + 1);
+    u.bind(3, t);
+    u.bind(4, channel.id);
+    u.exec();
+  }
+  auto parsed = wire::parse_payload(payload);
+  if (!parsed) {
+    log("slot " + std::to_string(index) + " from " + short_address(contact->address) + " unreadable (" + parsed.error() + "); skipped");
+    tx.commit();
+    return;
+  }
+  switch (parsed->type) {
+    case wire::PayloadType::cts:
+    case wire::PayloadType::ack: {
+      if (channel.initiator() && channel.state == "awaiting_cts") {
+        db.exec("UPDATE channel SET state = 'open', rts_next_at = NULL WHERE id = " + std::to_string(channel.id));
+        log("CTS from " + contact->address + " received: channel " + std::to_string(channel.id) + " open");
+      }
+      if (parsed->type == wire::PayloadType::cts) break;
+      for (auto id : parsed->ids) {
+        SQLite::Statement u(db, "UPDATE delivery SET state = 'delivered', delivered_at = ?, next_at = NULL WHERE contact_id = ? AND message_id = ? AND state IN ('released', 'inserting', 'awaiting_ack')");
+        u.bind(1, t);
+        u.bind(2, contact->id);
+        u.bind(3, id);
+        if (u.exec() > 0) {
+          SQLite::Statement d(db, "DELETE FROM send_item WHERE kind = 'message' AND message_id = ? AND delivery_id IN (SELECT id FROM delivery WHERE contact_id = ?)");
+          d.bind(1, id);
+          d.bind(2, contact->id);
+          d.exec();
+          log("ack from " + short_address(contact->address) + ": message " + std::to_string(id) + " delivered");
+        }
+      }
+      break;
+    }
+    case wire::PayloadType::message: {
+      if (contact->state != "accepted") {
+        log("message from " + short_address(contact->address) + " dropped: permission revoked");
+        break;
+      }
+      if (!parsed->ids.empty()) store_incoming(channel, *contact, *account, *parsed);
+      break;
+    }
+    case wire::PayloadType::unknown:
+      log("slot " + std::to_string(index) + " from " + short_address(contact->address) + " carries an unknown message type; skipped");
+      break;
+  }
+  tx.commit();
+}
+
+// In the caller's transaction: dedup by (account, peer, id), verify, deliver, queue the ack.
+void Engine::Impl::store_incoming(const ChannelRow& channel, const ContactRow& contact, const AccountRow& account,
+                                  const wire::ChannelPayload& payload) {
+  const auto t = now();
+  const std::int64_t message_id = payload.ids.front();
+  const std::string& body = payload.body;
+  SQLite::Statement seen(db, "INSERT OR IGNORE INTO seen_message (account_id, contact_id, message_id, received_at) VALUES (?, ?, ?, ?)");
+  seen.bind(1, account.id);
+  seen.bind(2, contact.id);
+  seen.bind(3, message_id);
+  seen.bind(4, t);
+  const bool is_new = seen.exec() > 0;
+  if (is_new) {
+    wire::SignatureState signature = wire::SignatureState::absent;
+    // The peer's key comes from its mailpage (fetched for the RTS either way round).
+    if (auto key = public_key_of(contact.rsa_public)) signature = wire::verify_message(body, payload.signature, *key);
+    else if (!payload.signature.empty()) signature = wire::SignatureState::invalid;
+    std::string stored = "X-Fcpmail-Signature: " + std::string(wire::to_string(signature)) + "\r\n" +
+                         "X-Fcpmail-Sender: " + contact.address + "\r\n" +
+                         "Received: (fcpmail from a Freemail channel); " + iso8601(to_time_point(t)) + "\r\n" + body;
+    if (deps.mailbox) {
+      auto r = deps.mailbox->deliver(account.address, "INBOX", stored, Flags{}, t / 1000);
+      if (!r) throw std::runtime_error("mailbox refused the message: " + std::string(describe(r.error())));
+    }
+    db.exec("UPDATE contact SET last_message_at = " + std::to_string(t) + " WHERE id = " + std::to_string(contact.id));
+    log("message " + std::to_string(message_id) + " from " + contact.address + " stored in INBOX (signature " +
+        std::string(wire::to_string(signature)) + ")");
+  } else {
+    log("message " + std::to_string(message_id) + " from " + short_address(contact.address) + " is a duplicate; acknowledging again");
+  }
+  SQLite::Statement ack(db, "INSERT INTO send_item (channel_id, kind, message_id, due_at) VALUES (?, 'ack', ?, ?)");
+  ack.bind(1, channel.id);
+  ack.bind(2, message_id);
+  ack.bind(3, t + random_ack_delay());
+  ack.exec();
+}
+
+}  // namespace fcpmail::engine

@@ -1,0 +1,156 @@
+// Private to the engine: the state behind Engine and the helpers its source files share.
+// engine.cpp: scheduler, status, queues; accounts.cpp: creation and mailsite; outbox.cpp:
+// submission, approval, dispatch; channels.cpp: send items, channel polling, RTS sending;
+// rts_receiver.cpp: RTS polling and processing, contact requests; contacts.cpp: contacts.
+#pragma once
+#include <utility>
+
+#include "crypto/rsa.h"
+#include "crypto/sealed_box.h"
+#include "engine/engine.h"
+#include "engine/wire.h"
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <map>
+
+namespace fcpmail::engine {
+
+using MillisSinceEpoch = std::int64_t;
+
+struct AccountRow {
+  std::int64_t id = 0;
+  std::string address, nickname, identity_id, request_uri, rtsksk;
+  std::int64_t mailsite_edition = 0;
+  std::optional<MillisSinceEpoch> mailsite_published_at;
+  MillisSinceEpoch mailsite_next_at = 0;
+  bool wot_announced = false;
+};
+
+struct ContactRow {
+  std::int64_t id = 0, account_id = 0;
+  std::string identity_id, address, petname, nickname, state;
+  std::string request_uri, mailsite_uri, rsa_public, rtsksk;  // "" when unknown
+  std::int64_t next_message_id = 0;
+  MillisSinceEpoch added_at = 0;
+  std::optional<MillisSinceEpoch> last_message_at;
+};
+
+struct ChannelRow {
+  std::int64_t id = 0, account_id = 0, contact_id = 0;
+  std::string role, state, request_uri;  // request_uri "" until known
+  std::string send_slot, fetch_slot;
+  std::int64_t send_index = 0, fetch_index = 0;
+  MillisSinceEpoch timeout_at = 0;
+  std::optional<MillisSinceEpoch> rts_next_at, rts_sent_at, last_fetch_at;
+  std::string rts_key;
+  MillisSinceEpoch next_poll_at = 0, next_window_at = 0, created_at = 0;
+  bool initiator() const { return role == "initiator"; }
+};
+
+struct Engine::Impl {
+  Impl(Engine& self, EngineDeps deps, const EngineConfig& config);
+
+  Engine& self;
+  EngineDeps deps;
+  const EngineConfig& cfg;
+  SQLite::Database& db;
+  Node& node;
+  const crypto::SealedBox& secrets;
+  boost::asio::thread_pool pool{2};
+  boost::asio::steady_timer timer;
+  bool running = false;
+  bool stopping = false;
+  std::set<std::string> busy;  // keys of work in progress: never two coroutines for one thing
+  std::mt19937_64 rng{std::random_device{}()};
+  std::map<std::int64_t, crypto::RsaPrivateKey> private_keys;  // unsealed once per account
+  std::optional<TimePoint> connected_since;
+  std::vector<std::string> warnings;  // recent problems, newest last
+
+  // ---- basics ----
+  static MillisSinceEpoch now();
+  void log(const std::string& line);
+  void warn(const std::string& line);
+  // Runs `work` as a coroutine unless work under `key` is already running.
+  void spawn(const std::string& key, std::function<boost::asio::awaitable<void>()> work);
+  bool is_busy(const std::string& key) const { return busy.count(key) > 0; }
+  void schedule_pass();
+  void arm_timer();
+
+  // CPU-heavy work on the pool; resumes on the io thread.
+  template <class F>
+  boost::asio::awaitable<std::invoke_result_t<F>> on_pool(F f) {
+    using R = std::invoke_result_t<F>;
+    // Asio hands the result over default-constructed first: carry it in an optional.
+    auto result = co_await boost::asio::co_spawn(
+        pool.get_executor(),
+        [f = std::move(f)]() mutable -> boost::asio::awaitable<std::optional<R>> { co_return std::optional<R>(f()); },
+        boost::asio::use_awaitable);
+    co_return std::move(*result);
+  }
+
+  std::string seal(std::string_view plain, std::string_view where) const { return secrets.seal(plain, where); }
+  std::expected<std::string, std::string> open(std::string_view sealed, std::string_view where) const {
+    return secrets.open(sealed, where);
+  }
+
+  // ---- rows ----
+  std::optional<AccountRow> account_by_id(std::int64_t id);
+  std::optional<AccountRow> account_by_address(std::string_view address);  // also identity id / unique prefix
+  std::vector<AccountRow> all_accounts();
+  Result<AccountRow> account_for(const std::optional<std::string>& typed);  // nothing: the only one
+  std::optional<ContactRow> contact_by_id(std::int64_t id);
+  std::optional<ContactRow> contact_by_identity(std::int64_t account_id, std::string_view identity_id);
+  std::optional<ChannelRow> channel_by_id(std::int64_t id);
+  std::expected<crypto::RsaPrivateKey, std::string> private_key(std::int64_t account_id);
+  std::string insert_uri_of_account(std::int64_t account_id);   // unsealed, never logged
+  std::string insert_uri_of_channel(std::int64_t channel_id);   // unsealed, never logged
+  // Finds or creates (accepted) the contact for a canonical address.
+  std::int64_t ensure_contact(std::int64_t account_id, const std::string& address, const std::string& identity_id);
+
+  // ---- accounts (accounts.cpp) ----
+  boost::asio::awaitable<Result<AccountCreated>> create_account_flow(AccountCreateRequest request, Progress progress);
+  boost::asio::awaitable<bool> publish_mailsite(std::int64_t account_id);
+  boost::asio::awaitable<void> announce_on_wot(std::int64_t account_id);
+
+  // ---- outbox (outbox.cpp) ----
+  Result<std::int64_t> submit_message(const AccountRow& account, const std::vector<std::string>& recipients,
+                                      std::string rfc822);
+  Result<std::string> resolve(const AccountRow& account, std::string_view typed);
+  boost::asio::awaitable<void> dispatch_delivery(std::int64_t delivery_id);
+  boost::asio::awaitable<Result<void>> ensure_peer_mailpage(const AccountRow& account, std::int64_t contact_id);
+  std::optional<OutboxEntry> load_outbox_entry(std::int64_t id);
+  void release_deliveries(const std::string& where_clause, std::int64_t arg);
+
+  // ---- channels (channels.cpp) ----
+  boost::asio::awaitable<Result<std::int64_t>> create_channel(const AccountRow& account, const ContactRow& contact);
+  boost::asio::awaitable<void> send_rts(std::int64_t channel_id);
+  boost::asio::awaitable<void> insert_send_item(std::int64_t item_id);
+  boost::asio::awaitable<void> poll_channel(std::int64_t channel_id);
+  void handle_slot_payload(const ChannelRow& channel, const std::string& slot, std::int64_t index,
+                           bool was_skipped, const std::string& payload);
+  void store_incoming(const ChannelRow& channel, const ContactRow& contact, const AccountRow& account,
+                      const wire::ChannelPayload& payload);
+  std::int64_t random_ack_delay();
+
+  // ---- RTS receiving (rts_receiver.cpp) ----
+  void ensure_rts_days(const AccountRow& account);
+  boost::asio::awaitable<void> poll_rts_day(std::int64_t account_id, std::string day);
+  boost::asio::awaitable<void> process_rts(std::int64_t inbox_id);
+  // Opens the responder side of a channel from a validated RTS, queueing the CTS. In the caller's
+  // transaction.
+  std::int64_t accept_rts(std::int64_t account_id, std::int64_t contact_id, const wire::RtsFields& fields);
+};
+
+// yyyyMMdd (UTC) of a time in ms since the epoch.
+std::string utc_day(MillisSinceEpoch ms);
+std::string short_address(std::string_view address);  // "bob@abcdefgh…" for logs
+std::string hex_sha256(std::string_view data);
+TimePoint to_time_point(MillisSinceEpoch ms);
+
+}  // namespace fcpmail::engine

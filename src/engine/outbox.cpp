@@ -1,0 +1,410 @@
+// Outbox: submission (SMTP, CLI), the approval queue, and dispatch of released mail onto channels.
+#include "engine/engine_impl.h"
+
+#include "freemail/address.h"
+#include "freemail/mailpage.h"
+
+namespace fcpmail::engine {
+
+namespace asio = boost::asio;
+
+namespace {
+std::string lower(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+std::string time_of_day(MillisSinceEpoch ms) {
+  auto s = iso8601(to_time_point(ms));  // 2026-11-27T14:02:11Z
+  return s.size() >= 19 ? s.substr(11, 8) : s;
+}
+}  // namespace
+
+// ---- submission --------------------------------------------------------------------------------
+
+Result<std::string> Engine::Impl::resolve(const AccountRow& account, std::string_view typed_view) {
+  std::string typed(typed_view);
+  // strip "Name <addr>" forms to the address for matching
+  if (auto lt = typed.find('<'); lt != std::string::npos) {
+    auto gt = typed.find('>', lt);
+    typed = typed.substr(lt + 1, gt == std::string::npos ? std::string::npos : gt - lt - 1);
+  }
+  const std::string want = lower(typed);
+  if (want.empty()) return std::unexpected(std::string("empty recipient"));
+  // 1. a contact by address, petname or unique prefix
+  SQLite::Statement q(db, "SELECT address, lower(petname) FROM contact WHERE account_id = ? AND state IN ('accepted', 'revoked')");
+  q.bind(1, account.id);
+  std::vector<std::string> prefix;
+  while (q.executeStep()) {
+    const std::string address = q.getColumn(0).getString();
+    const std::string petname = q.getColumn(1).getString();
+    if (address == want || (!petname.empty() && petname == want)) return address;
+    if (address.starts_with(want) || (!petname.empty() && petname.starts_with(want))) prefix.push_back(address);
+  }
+  // 2. a full Freemail address
+  if (auto parsed = freemail::parse_address(typed)) {
+    if (parsed->identity.base64_id() == account.identity_id) return parsed->address();  // to self
+    return parsed->address();
+  }
+  if (prefix.size() == 1) return prefix.front();
+  if (prefix.size() > 1) return std::unexpected("\"" + typed + "\" matches several contacts; type more of it");
+  return std::unexpected("\"" + typed + "\" is not a contact or a Freemail address; add it with `fcpmail contacts add ADDRESS --petname NAME`");
+}
+
+std::expected<std::string, std::string> Engine::resolve_recipient(const std::string& account, std::string_view typed) {
+  auto a = impl_->account_by_address(account);
+  if (!a) return std::unexpected("no account " + account);
+  return impl_->resolve(*a, typed);
+}
+
+Result<std::int64_t> Engine::Impl::submit_message(const AccountRow& account, const std::vector<std::string>& recipients,
+                                                  std::string rfc822) {
+  if (recipients.empty()) return std::unexpected(std::string("no recipients"));
+  if (rfc822.size() > cfg.max_message_size) return std::unexpected(std::string("the message is too large"));
+  std::vector<std::pair<std::string, std::string>> resolved;  // address, identity id
+  for (const auto& r : recipients) {
+    auto address = resolve(account, r);
+    if (!address) return std::unexpected(address.error());
+    auto parsed = freemail::parse_address(*address);
+    if (!parsed) return std::unexpected("bad recipient " + *address + ": " + parsed.error());
+    if (parsed->identity.base64_id() == account.identity_id)
+      return std::unexpected(std::string("sending to your own address is not supported"));
+    resolved.emplace_back(parsed->address(), parsed->identity.base64_id());
+  }
+  auto key = private_key(account.id);
+  if (!key) return std::unexpected(key.error());
+  const auto t = now();
+  auto filtered = wire::filter_outgoing(rfc822, account.address, t);
+  if (!filtered) return std::unexpected("the message cannot be sent as it is: " + filtered.error());
+  auto signature = wire::sign_message(*filtered, *key);
+  if (!signature) return std::unexpected("cannot sign the message: " + signature.error());
+  const std::string subject = wire::subject_of(*filtered);
+  const bool release = cfg.outbound_auto;
+  std::int64_t outbox_id = 0;
+  {
+    SQLite::Transaction tx(db);
+    SQLite::Statement i(db, "INSERT INTO outbox_message (account_id, subject, size, body_sealed, signature, submitted_at) VALUES (?, ?, ?, x'', ?, ?)");
+    i.bind(1, account.id);
+    i.bind(2, subject);
+    i.bind(3, static_cast<std::int64_t>(filtered->size()));
+    i.bind(4, *signature);
+    i.bind(5, t);
+    i.exec();
+    outbox_id = db.getLastInsertRowid();
+    const auto sealed = seal(*filtered, "outbox:" + std::to_string(outbox_id));
+    SQLite::Statement u(db, "UPDATE outbox_message SET body_sealed = ? WHERE id = ?");
+    u.bind(1, sealed.data(), static_cast<int>(sealed.size()));
+    u.bind(2, outbox_id);
+    u.exec();
+    for (const auto& [address, identity_id] : resolved) {
+      const auto contact_id = ensure_contact(account.id, address, identity_id);
+      SQLite::Statement d(db, "INSERT INTO delivery (outbox_id, contact_id, recipient, state, next_at) VALUES (?, ?, ?, ?, ?)");
+      d.bind(1, outbox_id);
+      d.bind(2, contact_id);
+      d.bind(3, address);
+      d.bind(4, release ? "released" : "held");
+      d.bind(5, t);
+      d.exec();
+    }
+    tx.commit();
+  }
+  std::string to;
+  for (const auto& [address, id] : resolved) to += (to.empty() ? "" : ", ") + short_address(address);
+  if (release)
+    log("message " + std::to_string(outbox_id) + " to " + to + " released (outbound approval: auto)");
+  else
+    log("message " + std::to_string(outbox_id) + " to " + to + " held for approval (`fcpmail outbox approve " +
+        std::to_string(outbox_id) + "`)");
+  return outbox_id;
+}
+
+std::expected<std::string, std::string> Engine::submit(const std::string& account, const std::vector<std::string>& recipients,
+                                                       std::string rfc822) {
+  auto a = impl_->account_by_address(account);
+  if (!a) return std::unexpected("no account " + account);
+  auto id = impl_->submit_message(*a, recipients, std::move(rfc822));
+  if (!id) return std::unexpected(id.error());
+  wake();
+  return std::to_string(*id);
+}
+
+Result<std::int64_t> Engine::send(const std::string& from, const std::vector<std::string>& to, std::string rfc822) {
+  auto a = impl_->account_for(from);
+  if (!a) return std::unexpected(a.error());
+  auto id = impl_->submit_message(*a, to, std::move(rfc822));
+  if (id) wake();
+  return id;
+}
+
+// ---- the approval queue ------------------------------------------------------------------------
+
+std::optional<OutboxEntry> Engine::Impl::load_outbox_entry(std::int64_t id) {
+  SQLite::Statement q(db, "SELECT o.id, a.address, o.subject, o.size, o.submitted_at FROM outbox_message o JOIN account a ON a.id = o.account_id WHERE o.id = ?");
+  q.bind(1, id);
+  if (!q.executeStep()) return std::nullopt;
+  OutboxEntry e;
+  e.id = q.getColumn(0).getInt64();
+  e.account = q.getColumn(1).getString();
+  e.subject = q.getColumn(2).getString();
+  e.size = static_cast<std::size_t>(q.getColumn(3).getInt64());
+  e.submitted = to_time_point(q.getColumn(4).getInt64());
+  SQLite::Statement d(db,
+                      "SELECT d.recipient, d.state, d.next_at, d.attempts, d.delivered_at, d.error, d.inserted_at, d.slot_index, "
+                      "c.state, c.rts_next_at, (SELECT slot_index FROM send_item s WHERE s.delivery_id = d.id LIMIT 1) "
+                      "FROM delivery d LEFT JOIN channel c ON c.id = d.channel_id WHERE d.outbox_id = ? ORDER BY d.id");
+  d.bind(1, id);
+  while (d.executeStep()) {
+    RecipientDelivery r;
+    r.recipient = d.getColumn(0).getString();
+    const std::string state = d.getColumn(1).getString();
+    std::optional<MillisSinceEpoch> next_at;
+    if (!d.getColumn(2).isNull()) next_at = d.getColumn(2).getInt64();
+    r.attempts = d.getColumn(3).getInt();
+    if (!d.getColumn(4).isNull()) r.delivered_at = to_time_point(d.getColumn(4).getInt64());
+    const std::string error = d.getColumn(5).isNull() ? "" : d.getColumn(5).getString();
+    const std::string channel_state = d.getColumn(8).isNull() ? "" : d.getColumn(8).getString();
+    r.code = state;
+    if (state == "held") {
+      r.state = "held";
+      r.next_action_text = "waits for `fcpmail outbox approve " + std::to_string(e.id) + "`";
+    } else if (state == "released") {
+      r.code = "resolving";
+      r.state = error.empty() ? "looking up the recipient and its channel" : "waiting: " + error;
+      if (next_at) r.next_action = to_time_point(*next_at);
+      r.next_action_text = error.empty() ? "resolve" : "retry";
+    } else if (state == "inserting") {
+      const auto slot = d.getColumn(10);
+      r.state = slot.isNull() ? std::string("queued for insert") : "inserting on slot " + std::to_string(slot.getInt64());
+      if (channel_state == "awaiting_cts") r.state += ", awaiting CTS";
+      r.next_action_text = "insert";
+    } else if (state == "awaiting_ack") {
+      const auto slot = d.getColumn(7).isNull() ? 0 : d.getColumn(7).getInt64();
+      if (channel_state == "awaiting_cts") {
+        r.code = "awaiting_cts";
+        r.state = "inserted on slot " + std::to_string(slot) + ", awaiting CTS";
+        if (!d.getColumn(9).isNull()) {
+          r.next_action = to_time_point(d.getColumn(9).getInt64());
+          r.next_action_text = "RTS resend";
+        }
+      } else {
+        const auto since = d.getColumn(6).isNull() ? 0 : d.getColumn(6).getInt64();
+        r.state = "inserted on slot " + std::to_string(slot) + ", awaiting ack since " + time_of_day(since);
+        if (next_at) r.next_action = to_time_point(*next_at);
+        r.next_action_text = "message resend";
+      }
+    } else if (state == "delivered") {
+      r.state = "delivered";
+    } else if (state == "failed") {
+      r.state = "failed: " + error;
+    } else if (state == "cancelled") {
+      r.state = "cancelled";
+    } else {
+      r.state = state;
+    }
+    e.recipients.push_back(std::move(r));
+  }
+  return e;
+}
+
+Result<std::vector<OutboxEntry>> Engine::outbox(std::optional<std::string> account) {
+  std::optional<std::int64_t> only;
+  if (account && !account->empty()) {
+    auto a = impl_->account_for(account);
+    if (!a) return std::unexpected(a.error());
+    only = a->id;
+  }
+  SQLite::Statement q(impl_->db, "SELECT id, account_id FROM outbox_message ORDER BY id");
+  std::vector<OutboxEntry> out;
+  while (q.executeStep()) {
+    if (only && q.getColumn(1).getInt64() != *only) continue;
+    if (auto e = impl_->load_outbox_entry(q.getColumn(0).getInt64())) out.push_back(std::move(*e));
+  }
+  return out;
+}
+
+Result<OutboxDetail> Engine::outbox_show(std::int64_t id) {
+  auto e = impl_->load_outbox_entry(id);
+  if (!e) return std::unexpected("no outbox message " + std::to_string(id) + "; see `fcpmail outbox list`");
+  OutboxDetail detail;
+  detail.entry = std::move(*e);
+  SQLite::Statement q(impl_->db, "SELECT body_sealed FROM outbox_message WHERE id = ?");
+  q.bind(1, id);
+  if (q.executeStep()) {
+    auto body = impl_->open(q.getColumn(0).getString(), "outbox:" + std::to_string(id));
+    if (body) detail.headers = wire::headers_of(*body);
+  }
+  return detail;
+}
+
+Result<OutboxEntry> Engine::outbox_approve(std::int64_t id) {
+  if (!impl_->load_outbox_entry(id)) return std::unexpected("no outbox message " + std::to_string(id) + "; see `fcpmail outbox list`");
+  SQLite::Statement u(impl_->db, "UPDATE delivery SET state = 'released', next_at = ? WHERE outbox_id = ? AND state = 'held'");
+  u.bind(1, Impl::now());
+  u.bind(2, id);
+  const int released = u.exec();
+  if (released == 0) return std::unexpected("outbox message " + std::to_string(id) + " has nothing held");
+  impl_->log("message " + std::to_string(id) + " released by the user");
+  wake();
+  return *impl_->load_outbox_entry(id);
+}
+
+Result<int> Engine::outbox_approve_all(std::optional<std::string> account) {
+  std::string sql = "SELECT DISTINCT d.outbox_id FROM delivery d JOIN outbox_message o ON o.id = d.outbox_id WHERE d.state = 'held'";
+  std::optional<std::int64_t> only;
+  if (account && !account->empty()) {
+    auto a = impl_->account_for(account);
+    if (!a) return std::unexpected(a.error());
+    only = a->id;
+    sql += " AND o.account_id = " + std::to_string(*only);
+  }
+  std::vector<std::int64_t> ids;
+  {
+    SQLite::Statement q(impl_->db, sql);
+    while (q.executeStep()) ids.push_back(q.getColumn(0).getInt64());
+  }
+  SQLite::Transaction tx(impl_->db);
+  for (auto id : ids) {
+    SQLite::Statement u(impl_->db, "UPDATE delivery SET state = 'released', next_at = ? WHERE outbox_id = ? AND state = 'held'");
+    u.bind(1, Impl::now());
+    u.bind(2, id);
+    u.exec();
+  }
+  tx.commit();
+  if (!ids.empty()) impl_->log(std::to_string(ids.size()) + " held message(s) released by the user");
+  wake();
+  return static_cast<int>(ids.size());
+}
+
+Result<OutboxEntry> Engine::outbox_cancel(std::int64_t id) {
+  if (!impl_->load_outbox_entry(id)) return std::unexpected("no outbox message " + std::to_string(id) + "; see `fcpmail outbox list`");
+  SQLite::Transaction tx(impl_->db);
+  impl_->db.exec("DELETE FROM send_item WHERE delivery_id IN (SELECT id FROM delivery WHERE outbox_id = " + std::to_string(id) +
+                 " AND state NOT IN ('delivered'))");
+  const int n = impl_->db.exec("UPDATE delivery SET state = 'cancelled', next_at = NULL WHERE outbox_id = " + std::to_string(id) +
+                               " AND state NOT IN ('delivered', 'cancelled', 'failed')");
+  tx.commit();
+  if (n == 0) return std::unexpected("outbox message " + std::to_string(id) + " has nothing left to cancel");
+  impl_->log("message " + std::to_string(id) + " cancelled by the user");
+  return *impl_->load_outbox_entry(id);
+}
+
+// ---- dispatch ----------------------------------------------------------------------------------
+
+// Fetches the peer's mailpage (WoT GetIdentity -> identity USK -> mailsite USK -> mailpage) unless
+// we already have it.
+asio::awaitable<Result<void>> Engine::Impl::ensure_peer_mailpage(const AccountRow& account, std::int64_t contact_id) {
+  auto contact = contact_by_id(contact_id);
+  if (!contact) co_return std::unexpected(std::string("contact vanished"));
+  if (!contact->rsa_public.empty() && !contact->rtsksk.empty() && !contact->mailsite_uri.empty()) co_return Result<void>{};
+  std::string request_uri = contact->request_uri;
+  std::string nickname = contact->nickname;
+  std::int64_t edition = 1;
+  WotFields wot_params_0{{"Message", "GetIdentity"}, {"Identity", contact->identity_id}, {"Truster", account.identity_id}};
+  auto identity = co_await node.wot(std::move(wot_params_0));
+  if (identity) {
+    if (identity->count("RequestURI")) request_uri = (*identity)["RequestURI"];
+    if (identity->count("Nickname")) nickname = (*identity)["Nickname"];
+    WotFields wot_params_1{{"Message", "GetProperty"}, {"Identity", contact->identity_id}, {"Property", "Freemail.mailsite"}};
+    auto property = co_await node.wot(std::move(wot_params_1));
+    if (property && property->count("Property")) {
+      try {
+        edition = std::max<std::int64_t>(1, std::stoll((*property)["Property"]));
+      } catch (...) {
+      }
+    }
+  } else if (request_uri.empty()) {
+    co_return std::unexpected(contact->address + " is not known to your WebOfTrust (" + identity.error().description +
+                              "); add them with `fcpmail contacts add <identity request URI>`");
+  }
+  auto mailsite = freemail::mailsite_request_uri(request_uri, static_cast<std::uint64_t>(edition));
+  if (!mailsite) co_return std::unexpected("unusable identity URI for " + contact->address + ": " + mailsite.error());
+  auto page_bytes = co_await node.get(*mailsite, 64 * 1024, "mailpage of " + short_address(contact->address));
+  if (!page_bytes) co_return std::unexpected("cannot fetch the mailpage of " + contact->address + ": " + page_bytes.error().description);
+  auto page = freemail::read_mailpage(*page_bytes);
+  if (!page) co_return std::unexpected("the mailpage of " + contact->address + " is unusable: " + page.error());
+  if (!page->rtsksk) co_return std::unexpected("the mailpage of " + contact->address + " has no rtsksk");
+  auto public_text = freemail::write_mailpage(*page);
+  if (!public_text) co_return std::unexpected(public_text.error());
+  SQLite::Statement u(db, "UPDATE contact SET request_uri = ?, mailsite_uri = ?, rsa_public = ?, rtsksk = ?, nickname = ? WHERE id = ?");
+  u.bind(1, request_uri);
+  u.bind(2, *mailsite);
+  u.bind(3, *public_text);
+  u.bind(4, *page->rtsksk);
+  u.bind(5, nickname);
+  u.bind(6, contact_id);
+  u.exec();
+  log("mailpage of " + short_address(contact->address) + " fetched from " + *mailsite);
+  co_return Result<void>{};
+}
+
+// A released delivery: make sure there is a channel that can send, give the message its id and
+// queue its insert. Runs one at a time per contact (busy key "contact:<id>").
+asio::awaitable<void> Engine::Impl::dispatch_delivery(std::int64_t delivery_id) {
+  SQLite::Statement q(db, "SELECT d.contact_id, o.account_id, d.state FROM delivery d JOIN outbox_message o ON o.id = d.outbox_id WHERE d.id = ?");
+  q.bind(1, delivery_id);
+  if (!q.executeStep()) co_return;
+  const auto contact_id = q.getColumn(0).getInt64();
+  const auto account_id = q.getColumn(1).getInt64();
+  if (q.getColumn(2).getString() != "released") co_return;
+  auto account = account_by_id(account_id);
+  auto contact = contact_by_id(contact_id);
+  if (!account || !contact) co_return;
+  auto retry_later = [&](const std::string& why) {
+    SQLite::Statement u(db, "UPDATE delivery SET error = ?, next_at = ? WHERE id = ?");
+    u.bind(1, why);
+    u.bind(2, now() + cfg.intervals.retry.count());
+    u.bind(3, delivery_id);
+    u.exec();
+    warn("message to " + short_address(contact->address) + " waits: " + why);
+  };
+  // A channel we can send on: not closed, before its timeout (with a margin for the insert).
+  std::optional<std::int64_t> channel_id;
+  {
+    SQLite::Statement c(db, "SELECT id FROM channel WHERE contact_id = ? AND state != 'closed' AND timeout_at > ? ORDER BY created_at DESC LIMIT 1");
+    c.bind(1, contact_id);
+    c.bind(2, now() + cfg.intervals.retry.count());
+    if (c.executeStep()) channel_id = c.getColumn(0).getInt64();
+  }
+  if (!channel_id) {
+    auto page = co_await ensure_peer_mailpage(*account, contact_id);
+    if (!page) {
+      retry_later(page.error());
+      co_return;
+    }
+    auto fresh = contact_by_id(contact_id);
+    auto created = co_await create_channel(*account, *fresh);
+    if (!created) {
+      retry_later(created.error());
+      co_return;
+    }
+    channel_id = *created;
+  }
+  SQLite::Transaction tx(db);
+  SQLite::Statement d(db, "SELECT state, message_id FROM delivery WHERE id = ?");
+  d.bind(1, delivery_id);
+  if (!d.executeStep() || d.getColumn(0).getString() != "released") co_return;  // cancelled meanwhile
+  std::int64_t message_id = 0;
+  if (d.getColumn(1).isNull()) {
+    message_id = db.execAndGet("SELECT next_message_id FROM contact WHERE id = " + std::to_string(contact_id)).getInt64();
+    db.exec("UPDATE contact SET next_message_id = next_message_id + 1 WHERE id = " + std::to_string(contact_id));
+  } else {
+    message_id = d.getColumn(1).getInt64();
+  }
+  SQLite::Statement i(db, "INSERT INTO send_item (channel_id, kind, delivery_id, message_id, due_at) VALUES (?, 'message', ?, ?, ?)");
+  i.bind(1, *channel_id);
+  i.bind(2, delivery_id);
+  i.bind(3, message_id);
+  i.bind(4, now());
+  i.exec();
+  SQLite::Statement u(db, "UPDATE delivery SET state = 'inserting', message_id = ?, channel_id = ?, error = NULL, next_at = NULL WHERE id = ?");
+  u.bind(1, message_id);
+  u.bind(2, *channel_id);
+  u.bind(3, delivery_id);
+  u.exec();
+  tx.commit();
+  spawn("send-wake", [this]() -> asio::awaitable<void> {
+    schedule_pass();
+    co_return;
+  });
+}
+
+}  // namespace fcpmail::engine

@@ -1,0 +1,215 @@
+// Receiving RTSs: poll KSK@<rtsksk>-<day>-<n>, keep what is found, decrypt on the worker pool,
+// validate, then either open the channel (accepted sender, or --contact-requests auto) or hold a
+// contact request until the user decides. No CTS ever goes out before that.
+#include "engine/engine_impl.h"
+
+#include "freemail/address.h"
+#include "freemail/mailpage.h"
+
+#include <nlohmann/json.hpp>
+
+namespace fcpmail::engine {
+
+namespace asio = boost::asio;
+
+void Engine::Impl::ensure_rts_days(const AccountRow& account) {
+  const auto t = now();
+  for (int back = 0; back <= cfg.rts_days_back; ++back) {
+    const auto day_ms = t - static_cast<std::int64_t>(back) * 86'400'000;
+    SQLite::Statement i(db, "INSERT OR IGNORE INTO rts_day (account_id, day, next_poll_at) VALUES (?, ?, 0)");
+    i.bind(1, account.id);
+    i.bind(2, utc_day(day_ms));
+    i.exec();
+  }
+  // Days that fell out of the window are forgotten.
+  SQLite::Statement d(db, "DELETE FROM rts_day WHERE account_id = ? AND day < ?");
+  d.bind(1, account.id);
+  d.bind(2, utc_day(t - static_cast<std::int64_t>(cfg.rts_days_back) * 86'400'000));
+  d.exec();
+}
+
+asio::awaitable<void> Engine::Impl::poll_rts_day(std::int64_t account_id, std::string day) {
+  auto account = account_by_id(account_id);
+  if (!account) co_return;
+  std::set<std::int64_t> found;
+  {
+    SQLite::Statement q(db, "SELECT slot FROM rts_slot WHERE account_id = ? AND day = ?");
+    q.bind(1, account_id);
+    q.bind(2, day);
+    while (q.executeStep()) found.insert(q.getColumn(0).getInt64());
+  }
+  bool clean = true;
+  int new_rts = 0;
+  std::string last_result = "nothing new";
+  const auto highest = [&] { return found.empty() ? 0 : *found.rbegin(); };
+  for (std::int64_t n = 1; n <= highest() + cfg.rts_lookahead; ++n) {
+    if (found.count(n)) continue;
+    const std::string key = "KSK@" + account->rtsksk + "-" + day + "-" + std::to_string(n);
+    auto r = co_await node.get(key, cfg.max_rts_size, "RTS slot " + day + "-" + std::to_string(n) + " of " + short_address(account->address));
+    if (!r) {
+      if (!r.error().not_found()) {
+        clean = false;
+        last_result = r.error().description;
+      }
+      continue;
+    }
+    // Found: keep the bytes and the fact, together.
+    SQLite::Transaction tx(db);
+    SQLite::Statement s(db, "INSERT OR IGNORE INTO rts_slot (account_id, day, slot, found_at) VALUES (?, ?, ?, ?)");
+    s.bind(1, account_id);
+    s.bind(2, day);
+    s.bind(3, n);
+    s.bind(4, now());
+    s.exec();
+    SQLite::Statement i(db, "INSERT INTO rts_inbox (account_id, key, data) VALUES (?, ?, ?)");
+    i.bind(1, account_id);
+    i.bind(2, key);
+    i.bind(3, r->data(), static_cast<int>(r->size()));
+    i.exec();
+    tx.commit();
+    found.insert(n);
+    ++new_rts;
+    last_result = "RTS found at slot " + std::to_string(n);
+    log("RTS found at " + key);
+  }
+  const auto t = now();
+  SQLite::Statement u(db, "UPDATE rts_day SET last_poll_at = ?, next_poll_at = ?, last_result = ?, passes = passes + ? WHERE account_id = ? AND day = ?");
+  u.bind(1, t);
+  u.bind(2, t + cfg.intervals.rts_poll.count());
+  u.bind(3, last_result);
+  u.bind(4, (clean && day != utc_day(t)) ? 1 : 0);
+  u.bind(5, account_id);
+  u.bind(6, day);
+  u.exec();
+  if (new_rts) schedule_pass();
+}
+
+std::int64_t Engine::Impl::accept_rts(std::int64_t account_id, std::int64_t contact_id, const wire::RtsFields& f) {
+  const std::string key_hash = hex_sha256(f.channel);
+  const auto sealed = seal(f.channel, "channel:" + key_hash);
+  const auto t = now();
+  SQLite::Statement i(db, "INSERT OR IGNORE INTO channel (account_id, contact_id, role, key_hash, insert_uri_sealed, send_slot, fetch_slot, timeout_at, state, created_at) "
+                          "VALUES (?, ?, 'responder', ?, ?, ?, ?, ?, 'open', ?)");
+  i.bind(1, account_id);
+  i.bind(2, contact_id);
+  i.bind(3, key_hash);
+  i.bind(4, sealed.data(), static_cast<int>(sealed.size()));
+  i.bind(5, f.responder_slot);
+  i.bind(6, f.initiator_slot);
+  i.bind(7, f.timeout_ms);
+  i.bind(8, t);
+  if (i.exec() == 0) return 0;  // already have it
+  const auto channel_id = db.getLastInsertRowid();
+  SQLite::Statement c(db, "INSERT INTO send_item (channel_id, kind, due_at) VALUES (?, 'cts', ?)");
+  c.bind(1, channel_id);
+  c.bind(2, t);
+  c.exec();
+  return channel_id;
+}
+
+asio::awaitable<void> Engine::Impl::process_rts(std::int64_t inbox_id) {
+  SQLite::Statement q(db, "SELECT account_id, key, data, attempts FROM rts_inbox WHERE id = ?");
+  q.bind(1, inbox_id);
+  if (!q.executeStep()) co_return;
+  const auto account_id = q.getColumn(0).getInt64();
+  const std::string key = q.getColumn(1).getString();
+  const std::string blob(static_cast<const char*>(q.getColumn(2).getBlob()), static_cast<std::size_t>(q.getColumn(2).getBytes()));
+  const int attempts = q.getColumn(3).getInt();
+  auto drop = [&](const std::string& why) {
+    db.exec("DELETE FROM rts_inbox WHERE id = " + std::to_string(inbox_id));
+    log("RTS at " + key + " dropped: " + why);
+  };
+  auto account = account_by_id(account_id);
+  if (!account) co_return;
+  if (blob.size() > cfg.max_rts_size) co_return drop("too large");
+  auto own_key = private_key(account_id);
+  if (!own_key) co_return drop(own_key.error());
+  auto opened = co_await on_pool([blob, k = *own_key] { return wire::open_rts(blob, k); });
+  if (!opened) co_return drop("not readable with our key (" + opened.error() + ")");
+  const auto& f = opened->fields;
+  if (f.to != account->identity_id) co_return drop("addressed to someone else");
+  const std::string key_hash = hex_sha256(f.channel);
+  {
+    SQLite::Statement d(db, "SELECT (SELECT COUNT(*) FROM channel WHERE account_id = ?1 AND key_hash = ?2) + (SELECT COUNT(*) FROM contact_request WHERE account_id = ?1 AND channel_key_hash = ?2)");
+    d.bind(1, account_id);
+    d.bind(2, key_hash);
+    d.executeStep();
+    if (d.getColumn(0).getInt() > 0) co_return drop("a repeat of an RTS already handled");
+  }
+  auto sender_id = wire::identity_of_mailsite(f.mailsite);
+  if (!sender_id) co_return drop("bad mailsite field: " + sender_id.error());
+  auto sender_identity = freemail::identity_from_base64_id(*sender_id);
+  if (!sender_identity) co_return drop("bad sender identity: " + sender_identity.error());
+  const std::string sender_address = "mail@" + sender_identity->domain();
+  auto contact = contact_by_identity(account_id, *sender_id);
+  if (contact && (contact->state == "denied" || contact->state == "revoked"))
+    co_return drop("sender " + contact->address + " is " + contact->state);
+  // The sender's mailpage gives the key that must have signed the RTS.
+  auto page_bytes = co_await node.get(f.mailsite, 64 * 1024, "mailpage of RTS sender " + short_address(sender_address));
+  if (!page_bytes) {
+    if (attempts + 1 >= 15) co_return drop("the sender's mailpage stayed unreachable");
+    SQLite::Statement u(db, "UPDATE rts_inbox SET attempts = attempts + 1, next_at = ? WHERE id = ?");
+    u.bind(1, now() + cfg.intervals.retry.count());
+    u.bind(2, inbox_id);
+    u.exec();
+    log("RTS at " + key + ": sender's mailpage not fetched yet (" + page_bytes.error().description + "); retrying later");
+    co_return;
+  }
+  auto page = freemail::read_mailpage(*page_bytes);
+  if (!page) co_return drop("the sender's mailpage is unusable: " + page.error());
+  auto sender_key = crypto::RsaPublicKey::from_bytes(page->modulus, page->public_exponent);
+  if (!sender_key) co_return drop("the sender's key is unusable: " + sender_key.error());
+  const bool valid = co_await on_pool([rts = *opened, k = *sender_key] { return wire::verify_rts(rts, k); });
+  if (!valid) co_return drop("the signature does not match the sender's key");
+  auto public_text = freemail::write_mailpage(*page);
+  if (!public_text) co_return drop(public_text.error());
+
+  // WoT nickname, if WoT knows them (not required).
+  std::string nickname;
+  WotFields wot_params_0{{"Message", "GetIdentity"}, {"Identity", *sender_id}, {"Truster", account->identity_id}};
+  if (auto who = co_await node.wot(std::move(wot_params_0));
+      who && who->count("Nickname"))
+    nickname = (*who)["Nickname"];
+
+  contact = contact_by_identity(account_id, *sender_id);
+  SQLite::Transaction tx(db);
+  if ((contact && contact->state == "accepted") || cfg.contact_requests_auto) {
+    const auto contact_id = contact ? contact->id : ensure_contact(account_id, sender_address, *sender_id);
+    SQLite::Statement u(db, "UPDATE contact SET mailsite_uri = ?, rsa_public = ?, rtsksk = COALESCE(rtsksk, ?), nickname = CASE WHEN nickname = '' THEN ? ELSE nickname END WHERE id = ?");
+    u.bind(1, f.mailsite);
+    u.bind(2, *public_text);
+    if (page->rtsksk) u.bind(3, *page->rtsksk); else u.bind(3);
+    u.bind(4, nickname);
+    u.bind(5, contact_id);
+    u.exec();
+    accept_rts(account_id, contact_id, f);
+    db.exec("DELETE FROM rts_inbox WHERE id = " + std::to_string(inbox_id));
+    tx.commit();
+    log("RTS from " + (contact ? contact->address : sender_address) + " accepted (" +
+        (contact ? "known contact" : "contact requests: auto") + "); CTS queued");
+    schedule_pass();
+    co_return;
+  }
+  nlohmann::json j = {{"mailsite", f.mailsite}, {"to", f.to}, {"channel", f.channel}, {"initiatorSlot", f.initiator_slot},
+                      {"responderSlot", f.responder_slot}, {"timeout", f.timeout_ms}};
+  const auto sealed = seal(j.dump(), "request:" + key_hash);
+  SQLite::Statement i(db, "INSERT INTO contact_request (account_id, identity_id, address, nickname, mailsite_uri, rsa_public, channel_key_hash, rts_sealed, received_at, state) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')");
+  i.bind(1, account_id);
+  i.bind(2, *sender_id);
+  i.bind(3, sender_address);
+  i.bind(4, nickname);
+  i.bind(5, f.mailsite);
+  i.bind(6, *public_text);
+  i.bind(7, key_hash);
+  i.bind(8, sealed.data(), static_cast<int>(sealed.size()));
+  i.bind(9, now());
+  i.exec();
+  const auto request_id = db.getLastInsertRowid();
+  db.exec("DELETE FROM rts_inbox WHERE id = " + std::to_string(inbox_id));
+  tx.commit();
+  log("contact request " + std::to_string(request_id) + " from " + sender_address + (nickname.empty() ? "" : " (" + nickname + ")") +
+      " for " + short_address(account->address) + ": approve with `fcpmail requests approve " + std::to_string(request_id) + "`");
+}
+
+}  // namespace fcpmail::engine

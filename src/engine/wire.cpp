@@ -1,0 +1,160 @@
+#include "engine/wire.h"
+
+#include "crypto/random.h"
+#include "crypto/sha256.h"
+#include "fcp/freenet_base64.h"
+#include "freemail/address.h"
+#include "freemail/channel_message.h"
+#include "freemail/header_filter.h"
+
+#include <cstring>
+
+namespace fcpmail::engine::wire {
+
+std::expected<std::string, std::string> seal_rts(const RtsFields& fields, const crypto::RsaPrivateKey& sender,
+                                                 const crypto::RsaPublicKey& recipient) {
+  auto r = freemail::encode_rts(fields, sender, recipient);
+  if (!r) return std::unexpected(r.error().reason);
+  return std::move(r->bytes);
+}
+
+std::expected<OpenedRts, std::string> open_rts(std::string_view blob, const crypto::RsaPrivateKey& own) {
+  auto r = freemail::open_rts(blob, own);
+  if (!r) return std::unexpected(std::string(freemail::to_string(r.error().error)) + ": " + r.error().reason);
+  return std::move(*r);
+}
+
+bool verify_rts(const OpenedRts& rts, const crypto::RsaPublicKey& sender) {
+  return freemail::verify_rts_signature(rts, sender).has_value();
+}
+
+std::expected<std::string, std::string> identity_of_mailsite(std::string_view uri) {
+  if (uri.starts_with("freenet:")) uri.remove_prefix(8);
+  if (!uri.starts_with("USK@")) return std::unexpected(std::string("not a USK"));
+  const auto comma = uri.find(',');
+  if (comma == std::string_view::npos) return std::unexpected(std::string("no key parts"));
+  return std::string(uri.substr(4, comma - 4));
+}
+
+// ---- channel payloads --------------------------------------------------------------------------
+
+namespace {
+constexpr std::string_view signature_prop = "fcpmail.signature";
+}
+
+std::string cts_payload() { return *freemail::write_cts(); }
+std::string ack_payload(std::int64_t id) { return *freemail::write_ack(static_cast<std::uint64_t>(id)); }
+
+std::string message_payload(std::int64_t id, std::string_view rfc822, std::string_view signature) {
+  freemail::Props extra;
+  if (!signature.empty()) extra.add(std::string(signature_prop), std::string(signature));
+  auto r = freemail::write_message(static_cast<std::uint64_t>(id), rfc822, extra);
+  return r ? *r : std::string();
+}
+
+std::expected<ChannelPayload, std::string> parse_payload(std::string_view bytes) {
+  auto r = freemail::read_channel_payload(bytes);
+  if (!r) return std::unexpected(r.error());
+  ChannelPayload out;
+  switch (r->type) {
+    case freemail::ChannelPayloadType::cts:
+      out.type = PayloadType::cts;
+      break;
+    case freemail::ChannelPayloadType::ack:
+      out.type = PayloadType::ack;
+      for (auto id : r->acked_ids) out.ids.push_back(static_cast<std::int64_t>(id));
+      break;
+    case freemail::ChannelPayloadType::message:
+      out.type = PayloadType::message;
+      out.ids.push_back(static_cast<std::int64_t>(r->id));
+      out.body = std::move(r->body);
+      if (auto s = r->header.get(signature_prop)) out.signature = std::string(*s);
+      break;
+  }
+  return out;
+}
+
+// ---- our signature -----------------------------------------------------------------------------
+// fcpmail.signature=<Freenet base64 of SHA-256(mail)^d mod n>: raw RSA over the digest, the
+// same construction Freemail uses to sign RTSs, with the key published on the sender's mailpage.
+
+std::string_view to_string(SignatureState s) {
+  switch (s) {
+    case SignatureState::valid: return "valid";
+    case SignatureState::absent: return "absent";
+    case SignatureState::invalid: return "invalid";
+  }
+  return "invalid";
+}
+
+std::expected<std::string, std::string> sign_message(std::string_view rfc822, const crypto::RsaPrivateKey& key) {
+  auto s = key.raw_private(crypto::sha256(rfc822));
+  if (!s) return std::unexpected(s.error());
+  return fcp::freenet_base64_encode(*s);
+}
+
+SignatureState verify_message(std::string_view rfc822, std::string_view signature, const crypto::RsaPublicKey& key) {
+  if (signature.empty()) return SignatureState::absent;
+  auto raw = fcp::freenet_base64_decode(signature);
+  if (!raw || raw->size() != key.block_size()) return SignatureState::invalid;
+  auto m = key.raw_public(*raw);
+  if (!m) return SignatureState::invalid;
+  return crypto::strip_leading_zeros(*m) == crypto::strip_leading_zeros(crypto::sha256(rfc822)) ? SignatureState::valid
+                                                                                                  : SignatureState::invalid;
+}
+
+std::expected<std::string, std::string> filter_outgoing(std::string_view rfc822, std::string_view sender_address,
+                                                        std::int64_t now_ms) {
+  auto sender = freemail::parse_address(sender_address);
+  if (!sender) return std::unexpected(sender.error());
+  freemail::HeaderFilterPolicy policy;
+  policy.sender = sender->identity;
+  policy.sender_local_part = sender->local_part;
+  policy.now_ms = now_ms;
+  const auto random = crypto::random_bytes(16);
+  std::memcpy(policy.message_id_random, random.data(), 16);
+  auto r = freemail::filter_mail_headers(rfc822, policy);
+  if (!r) return std::unexpected(r.error());
+  return std::move(r->mail);
+}
+
+namespace {
+std::string_view header_block(std::string_view mail) {
+  auto end = mail.find("\r\n\r\n");
+  if (end != std::string_view::npos) return mail.substr(0, end + 4);
+  end = mail.find("\n\n");
+  if (end != std::string_view::npos) return mail.substr(0, end + 2);
+  return mail;
+}
+}  // namespace
+
+std::string headers_of(std::string_view rfc822) { return std::string(header_block(rfc822)); }
+
+std::string subject_of(std::string_view rfc822) {
+  const auto headers = header_block(rfc822);
+  std::string value;
+  bool in_subject = false;
+  std::size_t pos = 0;
+  while (pos < headers.size()) {
+    auto eol = headers.find('\n', pos);
+    if (eol == std::string_view::npos) eol = headers.size();
+    std::string_view line = headers.substr(pos, eol - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    pos = eol + 1;
+    if (in_subject && !line.empty() && (line[0] == ' ' || line[0] == '\t')) {
+      value += " ";
+      value += line.substr(line.find_first_not_of(" \t"));
+      continue;
+    }
+    in_subject = false;
+    if (line.size() >= 8 && strncasecmp(line.data(), "subject:", 8) == 0) {
+      in_subject = true;
+      auto v = line.substr(8);
+      auto first = v.find_first_not_of(" \t");
+      value = first == std::string_view::npos ? "" : std::string(v.substr(first));
+    }
+  }
+  return value;
+}
+
+}  // namespace fcpmail::engine::wire
