@@ -232,6 +232,7 @@ MailboxStore::MailboxStore(SQLite::Database& db, std::size_t max_message_size)
       " size INTEGER NOT NULL,"
       " meta BLOB NOT NULL,"
       " body BLOB NOT NULL)");
+  db_.exec("CREATE TABLE IF NOT EXISTS mbx_uidvalidity (account TEXT PRIMARY KEY, last INTEGER NOT NULL)");
   // Covering index: listings (SELECT, FETCH FLAGS/RFC822.SIZE/INTERNALDATE) never touch rows.
   db_.exec(
       "CREATE UNIQUE INDEX IF NOT EXISTS mbx_message_listing ON mbx_message"
@@ -262,13 +263,31 @@ MailboxResult<const crypto::SealedBox*> MailboxStore::box(const std::string& acc
 }
 
 std::uint32_t MailboxStore::next_uidvalidity(const std::string& account) {
-  SQLite::Statement q(db_, "SELECT COALESCE(MAX(uidvalidity), 0) FROM mbx_folder WHERE account = ?");
-  q.bind(1, account);
-  q.executeStep();
-  auto last = static_cast<std::uint32_t>(q.getColumn(0).getInt64());
-  auto now = static_cast<std::uint32_t>(
+  // Strictly increasing per account, remembered even after the folder that had it is deleted, so
+  // a folder created again under an old name never reuses a UIDVALIDITY.
+  std::int64_t last = 0;
+  {
+    SQLite::Statement q(db_, "SELECT last FROM mbx_uidvalidity WHERE account = ?");
+    q.bind(1, account);
+    if (q.executeStep()) last = q.getColumn(0).getInt64();
+  }
+  {
+    SQLite::Statement q(db_, "SELECT COALESCE(MAX(uidvalidity), 0) FROM mbx_folder WHERE account = ?");
+    q.bind(1, account);
+    q.executeStep();
+    last = std::max(last, q.getColumn(0).getInt64());
+  }
+  auto now = static_cast<std::int64_t>(
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-  return std::max(last + 1, now);
+  std::int64_t next = std::max(last + 1, now);
+  if (next > 0xffffffffLL) next = last + 1;  // never past 32 bits
+  SQLite::Statement up(db_,
+                       "INSERT INTO mbx_uidvalidity (account, last) VALUES (?, ?)"
+                       " ON CONFLICT(account) DO UPDATE SET last = excluded.last");
+  up.bind(1, account);
+  up.bind(2, next);
+  up.exec();
+  return static_cast<std::uint32_t>(next);
 }
 
 MailboxResult<MailboxStore::Folder> MailboxStore::find_folder(const std::string& account,

@@ -187,7 +187,8 @@ void apply_headers(std::string_view m, Part& p, bool digest_parent) {
       p.disposition_params = read_params(v, i);
     }
   }
-  if (!p.explicit_type && !digest_parent) p.params = {{"charset", "us-ascii"}};
+  // RFC 2045 §5.2: text without a charset is us-ascii (IMAP servers show it).
+  if (p.is_text() && !find_param(p.params, "charset")) p.params.insert(p.params.begin(), {"charset", "us-ascii"});
 }
 
 // Finds the next delimiter line "--boundary" (at a line start) in [from, end). Returns the

@@ -1,0 +1,270 @@
+#include "imap/imap_session.h"
+#include "store/mailbox_store.h"
+
+#include <doctest/doctest.h>
+
+using namespace fcpmail;
+using namespace fcpmail::imap;
+
+namespace {
+
+const std::string alice = "alice@test.freemail";
+
+class TestLogin final : public LoginCheck {
+ public:
+  std::optional<std::string> check_login(const std::string& user, const std::string& password) override {
+    if ((user == alice || user == "ALICE@test.freemail") && password == "secret") return alice;
+    return std::nullopt;
+  }
+};
+
+std::string msg(int n, const std::string& from = "bob@example.org") {
+  return "From: " + from + "\r\nTo: alice@test.freemail\r\nSubject: note " + std::to_string(n) +
+         "\r\nDate: Tue, 1 Jul 2003 10:52:37 +0200\r\n\r\nbody number " + std::to_string(n) + "\r\n";
+}
+
+struct World {
+  SQLite::Database db{":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE};
+  MailboxStore store{db};
+  TestLogin login;
+  World() {
+    crypto::Key256 k{};
+    k[0] = 42;
+    store.unlock(alice, k);
+    REQUIRE(store.ensure_account(alice));
+    for (int i = 1; i <= 3; ++i) REQUIRE(store.deliver(alice, "INBOX", msg(i), {}, 1000000000 + i));
+  }
+};
+
+struct Client {
+  Session s;
+  explicit Client(World& w) : s(w.store, w.login) {}
+  std::string send(const std::string& line) { return s.receive(line + "\r\n"); }
+  void login_select() {
+    REQUIRE(send("l LOGIN alice@test.freemail secret").find("l OK") != std::string::npos);
+    REQUIRE(send("s SELECT INBOX").find("s OK [READ-WRITE]") != std::string::npos);
+  }
+};
+
+bool has(const std::string& out, const std::string& what) { return out.find(what) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("state machine: commands outside their state are BAD, the session goes on") {
+  World w;
+  Client c(w);
+  CHECK(c.s.greeting().starts_with("* OK [CAPABILITY IMAP4rev1"));
+  CHECK(has(c.send("a SELECT INBOX"), "a BAD"));
+  CHECK(has(c.send("b FETCH 1 FLAGS"), "b BAD"));
+  CHECK(has(c.send("c LOGIN alice@test.freemail wrong"), "c NO [AUTHENTICATIONFAILED]"));
+  CHECK(has(c.send("d CAPABILITY"), "* CAPABILITY IMAP4rev1"));
+  CHECK(has(c.send("e LOGIN alice@test.freemail secret"), "e OK"));
+  CHECK(c.s.state() == Session::State::authenticated);
+  CHECK(has(c.send("f LOGIN alice@test.freemail secret"), "f BAD"));
+  CHECK(has(c.send("g EXPUNGE"), "g BAD"));
+  CHECK(has(c.send("h SELECT INBOX"), "h OK [READ-WRITE]"));
+  CHECK(c.s.state() == Session::State::selected);
+  CHECK(has(c.send("i UNSELECT"), "i OK"));
+  CHECK(c.s.state() == Session::State::authenticated);
+  auto out = c.send("j LOGOUT");
+  CHECK(has(out, "* BYE"));
+  CHECK(has(out, "j OK"));
+  CHECK(c.s.closed());
+}
+
+TEST_CASE("SELECT reports counts, UIDVALIDITY, UIDNEXT, first unseen; EXAMINE is read-only") {
+  World w;
+  Client c(w);
+  c.send("l LOGIN alice@test.freemail secret");
+  auto out = c.send("s SELECT inbox");
+  CHECK(has(out, "* 3 EXISTS\r\n"));
+  CHECK(has(out, "* 3 RECENT\r\n"));
+  CHECK(has(out, "* OK [UNSEEN 1]"));
+  CHECK(has(out, "* OK [UIDNEXT 4]"));
+  CHECK(has(out, "* OK [UIDVALIDITY " + std::to_string(w.store.folder_status(alice, "INBOX")->uidvalidity) + "]"));
+  Client d(w);
+  d.send("l LOGIN alice@test.freemail secret");
+  out = d.send("e EXAMINE INBOX");
+  CHECK(has(out, "* 0 RECENT"));  // the first session took them
+  CHECK(has(out, "e OK [READ-ONLY]"));
+  CHECK(has(d.send("x STORE 1 +FLAGS (\\Seen)"), "x NO [READ-ONLY]"));
+  CHECK(has(d.send("y FETCH 1 BODY[TEXT]"), "y OK"));
+  CHECK(w.store.messages(alice, "INBOX")->at(0).flags.system == 0);  // EXAMINE never sets \Seen
+}
+
+TEST_CASE("FETCH: flags, size, envelope, body sections, partial, \\Seen on non-peek") {
+  World w;
+  Client c(w);
+  c.login_select();
+  auto out = c.send("f FETCH 2 (UID FLAGS RFC822.SIZE INTERNALDATE)");
+  CHECK(has(out, "* 2 FETCH (UID 2 FLAGS (\\Recent) RFC822.SIZE " + std::to_string(msg(2).size()) +
+                     " INTERNALDATE \"09-Sep-2001 01:46:42 +0000\")"));
+  out = c.send("g FETCH 1 (BODY.PEEK[TEXT])");
+  CHECK(has(out, "BODY[TEXT] {15}\r\nbody number 1\r\n)"));
+  CHECK_FALSE(has(out, "\\Seen"));
+  out = c.send("h UID FETCH 3 (BODY[]<5.10>)");
+  CHECK(has(out, "* 3 FETCH (UID 3 BODY[]<5> {10}\r\n" + msg(3).substr(5, 10) + " FLAGS (\\Seen \\Recent))"));
+  out = c.send("i FETCH 1:* ENVELOPE");
+  CHECK(has(out, "* 1 FETCH (ENVELOPE (\"Tue, 1 Jul 2003 10:52:37 +0200\" \"note 1\" ((NIL NIL \"bob\" \"example.org\"))"));
+  CHECK(has(c.send("j FETCH 4 FLAGS"), "j BAD"));
+  CHECK(has(c.send("k FETCH 1 (FOO)"), "k BAD"));
+  CHECK(has(c.send("l UID FETCH 100:200 FLAGS"), "l OK"));
+  out = c.send("m FETCH 2 BODY[1]");
+  CHECK(has(out, "BODY[1] {15}"));
+}
+
+TEST_CASE("STORE, SEARCH, EXPUNGE and UID EXPUNGE") {
+  World w;
+  Client c(w);
+  c.login_select();
+  CHECK(has(c.send("a STORE 1:2 +FLAGS (\\Deleted $Work)"), "* 1 FETCH (FLAGS (\\Deleted \\Recent $Work))"));
+  CHECK(c.send("b STORE 3 +FLAGS.SILENT (\\Flagged)") == "b OK STORE completed\r\n");
+  CHECK(has(c.send("c SEARCH DELETED"), "* SEARCH 1 2\r\n"));
+  CHECK(has(c.send("d UID SEARCH NOT DELETED FLAGGED"), "* SEARCH 3\r\n"));
+  CHECK(has(c.send("e SEARCH OR SUBJECT \"note 3\" KEYWORD $work"), "* SEARCH 1 2 3\r\n"));
+  CHECK(has(c.send("f SEARCH BODY \"number 2\""), "* SEARCH 2\r\n"));
+  CHECK(has(c.send("g SEARCH SENTON 1-Jul-2003 SINCE 1-Jan-2001 LARGER 10 FROM BOB"), "* SEARCH 1 2 3\r\n"));
+  CHECK(has(c.send("h SEARCH HEADER Subject \"note 1\""), "* SEARCH 1\r\n"));
+  CHECK(has(c.send("i SEARCH UID 2:* 1:2"), "* SEARCH 2\r\n"));
+  CHECK(has(c.send("j SEARCH CHARSET KOI8-R ALL"), "j NO [BADCHARSET"));
+  CHECK(has(c.send("k SEARCH BOGUS"), "k BAD"));
+  CHECK(has(c.send("l SEARCH SINCE 32-Jan-2001"), "l BAD"));
+  auto out = c.send("m UID EXPUNGE 2");
+  CHECK(has(out, "* 2 EXPUNGE\r\n"));
+  CHECK_FALSE(has(out, "* 1 EXPUNGE"));
+  out = c.send("n EXPUNGE");
+  CHECK(has(out, "* 1 EXPUNGE\r\n"));
+  CHECK(has(c.send("o SEARCH ALL"), "* SEARCH 1\r\n"));
+}
+
+TEST_CASE("COPY and MOVE answer COPYUID; a missing target says TRYCREATE") {
+  World w;
+  Client c(w);
+  c.login_select();
+  CHECK(has(c.send("a CREATE Archive"), "a OK"));
+  auto v = w.store.folder_status(alice, "Archive")->uidvalidity;
+  CHECK(has(c.send("b COPY 1:2 Archive"), "b OK [COPYUID " + std::to_string(v) + " 1:2 1:2] COPY completed"));
+  auto out = c.send("c UID MOVE 3 Archive");
+  CHECK(has(out, "* OK [COPYUID " + std::to_string(v) + " 3 3]"));
+  CHECK(has(out, "* 3 EXPUNGE"));
+  CHECK(has(c.send("d COPY 1 Nowhere"), "d NO [TRYCREATE]"));
+  CHECK(has(c.send("e STATUS Archive (MESSAGES UIDNEXT UNSEEN)"), "* STATUS \"Archive\" (MESSAGES 3 UIDNEXT 4 UNSEEN 3)"));
+}
+
+TEST_CASE("APPEND with a synchronising literal, flags and date; APPENDUID; TRYCREATE") {
+  World w;
+  Client c(w);
+  c.send("l LOGIN alice@test.freemail secret");
+  std::string m = "Subject: appended\r\n\r\nhi\r\n";
+  auto out = c.s.receive("a APPEND Sent (\\Seen) \"17-Jul-1996 02:44:25 -0700\" {" + std::to_string(m.size()) + "}\r\n");
+  CHECK(out == "+ Ready for literal data\r\n");
+  out = c.s.receive(m + "\r\n");
+  auto v = w.store.folder_status(alice, "Sent")->uidvalidity;
+  CHECK(out == "a OK [APPENDUID " + std::to_string(v) + " 1] APPEND completed\r\n");
+  auto list = w.store.messages(alice, "Sent");
+  CHECK(list->at(0).internal_date == 837596665);
+  CHECK(list->at(0).flags.system == flag_seen);
+  out = c.s.receive("b APPEND Nope {2+}\r\nhi\r\n");
+  CHECK(has(out, "b NO [TRYCREATE]"));
+  CHECK(has(c.s.receive("c APPEND Outbox {2+}\r\nhi\r\n"), "c NO [CANNOT]"));
+}
+
+TEST_CASE("AUTHENTICATE PLAIN with and without an initial response; bad base64 is BAD") {
+  World w;
+  Client c(w);
+  // "\0alice@test.freemail\0secret"
+  std::string good = "AGFsaWNlQHRlc3QuZnJlZW1haWwAc2VjcmV0";
+  CHECK(c.send("a AUTHENTICATE PLAIN") == "+ \r\n");
+  CHECK(has(c.send("!!notbase64"), "a BAD invalid base64"));
+  CHECK(c.send("b AUTHENTICATE PLAIN") == "+ \r\n");
+  CHECK(has(c.send("*"), "b BAD"));
+  CHECK(has(c.send("c AUTHENTICATE PLAIN AGFsaWNlQHRlc3QuZnJlZW1haWwAd3Jvbmc="), "c NO [AUTHENTICATIONFAILED]"));
+  CHECK(has(c.send("d AUTHENTICATE CRAM-MD5"), "d NO"));
+  CHECK(c.send("e AUTHENTICATE PLAIN") == "+ \r\n");
+  CHECK(has(c.send(good), "e OK"));
+  CHECK(c.s.state() == Session::State::authenticated);
+}
+
+TEST_CASE("LIST, LSUB, SPECIAL-USE, CHILDREN, NAMESPACE, subscriptions, RENAME, DELETE") {
+  World w;
+  Client c(w);
+  c.send("l LOGIN alice@test.freemail secret");
+  CHECK(has(c.send("a CREATE Projects/2024"), "a OK"));
+  auto out = c.send("b LIST \"\" *");
+  CHECK(has(out, "* LIST (\\HasNoChildren \\Sent) \"/\" \"Sent\""));
+  CHECK(has(out, "* LIST (\\HasNoChildren \\Trash) \"/\" \"Trash\""));
+  CHECK(has(out, "* LIST (\\HasChildren) \"/\" \"Projects\""));
+  CHECK(has(out, "* LIST (\\HasNoChildren) \"/\" \"Projects/2024\""));
+  out = c.send("c LIST \"\" %");
+  CHECK_FALSE(has(out, "Projects/2024"));
+  CHECK(has(c.send("d LIST \"\" \"\""), "* LIST (\\Noselect) \"/\" \"\""));
+  CHECK(has(c.send("e LIST \"Projects/\" %"), "\"Projects/2024\""));
+  CHECK(has(c.send("f NAMESPACE"), "* NAMESPACE ((\"\" \"/\")) NIL NIL"));
+  CHECK(has(c.send("g SUBSCRIBE Projects/2024"), "g OK"));
+  out = c.send("h LSUB \"\" *");
+  CHECK(has(out, "* LSUB (\\HasNoChildren) \"/\" \"Projects/2024\""));
+  CHECK_FALSE(has(out, "\"Projects\"\r\n"));
+  CHECK(has(c.send("i RENAME Projects Work"), "i OK"));
+  CHECK(has(c.send("j LIST \"\" Work/*"), "\"Work/2024\""));
+  CHECK(has(c.send("k DELETE Work/2024"), "k OK"));
+  CHECK(has(c.send("m DELETE INBOX"), "m NO"));
+  CHECK(has(c.send("n CREATE \"caf\xc3\xa9\""), "n NO"));
+  CHECK(has(c.send("o LIST \"\" * RETURN (SPECIAL-USE)"), "\\Drafts"));
+  CHECK(has(c.send("p ENABLE CONDSTORE"), "* ENABLED"));
+  CHECK(has(c.send("q ID (\"name\" \"test\")"), "* ID ("));
+}
+
+TEST_CASE("two sessions see each other's changes; IDLE reports a delivery at once") {
+  World w;
+  Client a(w), b(w);
+  a.login_select();
+  b.login_select();
+  int wakes = 0;
+  b.s.set_wake([&] { ++wakes; });
+  CHECK(b.send("i IDLE") == "+ idling\r\n");
+  REQUIRE(w.store.deliver(alice, "INBOX", msg(4), {}, 5));
+  CHECK(wakes >= 1);
+  CHECK(b.s.poll() == "* 4 EXISTS\r\n* 1 RECENT\r\n");
+  // a learns of the delivery with its next command (STORE may report EXISTS); the message is
+  // not \Recent for a, because b's session saw it first.
+  CHECK(a.send("n STORE 1 +FLAGS.SILENT (\\Flagged)") == "* 4 EXISTS\r\n* 3 RECENT\r\nn OK STORE completed\r\n");
+  CHECK(b.s.poll() == "* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n");
+  CHECK(a.send("x NOOP") == "x OK NOOP completed\r\n");
+  a.send("d STORE 2 +FLAGS.SILENT (\\Deleted)");
+  a.send("e EXPUNGE");
+  CHECK(has(b.s.poll(), "* 2 EXPUNGE"));
+  CHECK(b.send("DONE") == "i OK IDLE terminated\r\n");
+  CHECK(has(b.send("f FETCH 2 UID"), "* 2 FETCH (UID 3)"));
+}
+
+TEST_CASE("no EXPUNGE during a non-UID FETCH; it comes with the next command that allows it") {
+  World w;
+  Client a(w), b(w);
+  a.login_select();
+  b.login_select();
+  a.send("d STORE 1 +FLAGS.SILENT (\\Deleted)");
+  a.send("e EXPUNGE");
+  auto out = b.send("f FETCH 1:3 UID");
+  CHECK_FALSE(has(out, "EXPUNGE"));
+  out = b.send("f2 FETCH 1 UID");  // now known to be gone, but still message 1 until reported
+  CHECK_FALSE(has(out, "EXPUNGE"));
+  CHECK(has(out, "f2 NO"));
+  out = b.send("g NOOP");
+  CHECK(has(out, "* 1 EXPUNGE"));
+  CHECK(has(b.send("h FETCH 1 UID"), "* 1 FETCH (UID 2)"));
+}
+
+TEST_CASE("hostile input: garbage lines get BAD and finally BYE; mid-literal data is just buffered") {
+  World w;
+  Client c(w);
+  c.send("l LOGIN alice@test.freemail secret");
+  for (int i = 0; i < 5; ++i) CHECK(has(c.send("\x01\x02 garbage"), "BAD"));
+  CHECK(has(c.send("ok NOOP"), "ok OK"));  // the session goes on
+  CHECK(c.s.receive("a APPEND INBOX {100}\r\n") == "+ Ready for literal data\r\n");
+  CHECK(c.s.receive("only part of it").empty());
+  Client d(w);
+  std::string out;
+  for (int i = 0; i < 40 && !d.s.closed(); ++i) out += d.send("???");
+  CHECK(d.s.closed());
+  CHECK(has(out, "* BYE"));
+}
