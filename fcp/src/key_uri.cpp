@@ -159,6 +159,16 @@ KeyUri KeyUri::usk_to_ssk() const {
   return ssk;
 }
 
+KeyUri KeyUri::to_usk(std::string site, std::int64_t new_edition) const {
+  KeyUri usk = *this;
+  usk.type = KeyType::usk;
+  usk.docname = std::move(site);
+  usk.has_docname = true;
+  usk.edition = new_edition;
+  usk.meta_strings.clear();
+  return usk;
+}
+
 KeyUri KeyUri::with_edition(std::int64_t new_edition) const {
   KeyUri copy = *this;
   copy.edition = new_edition;

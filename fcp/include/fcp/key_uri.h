@@ -43,6 +43,8 @@ struct KeyUri {
 
   // USK@…/site/N as the SSK fred stores it at: SSK@…/site-N (|N| for negative editions).
   KeyUri usk_to_ssk() const;
+  // The USK@ with the same keys: USK@…/site/edition (e.g. from GenerateSSK's SSK@…/).
+  KeyUri to_usk(std::string site, std::int64_t edition) const;
   // A copy with another USK edition.
   KeyUri with_edition(std::int64_t edition) const;
   // A copy with another docname (e.g. append "outbox-7" to GenerateSSK's "SSK@…/").

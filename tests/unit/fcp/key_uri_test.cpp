@@ -46,6 +46,8 @@ TEST_CASE("SSK request and insert forms") {
   CHECK(insert.docname.empty());
   CHECK(insert.with_docname("outbox-7").to_string() == insert_ssk + "outbox-7");
   CHECK(insert.crypto_key == request.crypto_key);
+  CHECK(insert.to_usk("site", 3).to_string() ==
+        "USK@BTByR~lBNN56IuBJUt5rWD58lOX-fX7pR8Z9u4XMWLs,aS9u~acdSmnll3qth~YTRdetANMNL~AwWe77UPro080,AQECAAE/site/3");
   // 33-byte private key (leading zero), as fred sometimes writes it.
   auto long_key = fcp::parse_key_uri(
       "SSK@AI8RA68T3oANVQpQ1d5m1BVFEJn4uv3BP6I6ATTC0If0,Ryziq3lhFB55Z-qZd-~aex6AH8fld1cZOm6lKxNQRbs,AQECAAE/");
