@@ -389,6 +389,7 @@ void Session::handle_continuation_line(const std::string& raw, std::string& out)
 }
 
 void Session::handle_command(const std::string& raw, std::string& out) {
+  if (options_.trace) options_.trace(std::string_view(raw).substr(0, std::min<std::size_t>(raw.find('\n'), 300)));
   auto parsed = parse_command(raw);
   if (!parsed) {
     bad(out, parsed.error().tag, parsed.error().text);
@@ -872,7 +873,6 @@ void Session::sync(std::string& out, bool allow_expunge, bool force) {
     if (allow_expunge) report_expunges(out);
     return;
   }
-  std::size_t old_size = view_.size();
   std::uint32_t max_uid = view_.empty() ? 0 : view_.back().uid;
   std::size_t j = 0;  // walks `list` (ascending UIDs) beside view_
   for (std::size_t i = 0; i < view_.size(); ++i) {
@@ -901,7 +901,7 @@ void Session::sync(std::string& out, bool allow_expunge, bool force) {
     view_.push_back(Entry{m.uid, m.flags, m.internal_date, m.size, m.uid >= recent_from, false});
   }
   if (allow_expunge) report_expunges(out);
-  if (view_.size() != old_size || any_new) {
+  if (any_new) {
     out += "* " + std::to_string(view_.size()) + " EXISTS\r\n";
     auto recent = std::count_if(view_.begin(), view_.end(), [](const Entry& e) { return e.recent && !e.expunged; });
     out += "* " + std::to_string(recent) + " RECENT\r\n";

@@ -23,6 +23,8 @@ struct SessionOptions {
   FramerLimits limits;
   // Consecutive BAD commands after which the session says BYE (a client sending garbage).
   int max_consecutive_bad = 30;
+  // If set, sees the first line of every command (passwords of LOGIN included: for tests only).
+  std::function<void(std::string_view)> trace;
 };
 
 class Session {

@@ -1,13 +1,13 @@
 // imap-testserver: the IMAP server over a seeded mailbox, for integration tests and by hand.
 //
-//   imap-testserver [--port N] [--db FILE] [--user ADDR] [--password PW] [--no-seed]
+//   imap-testserver [--port N] [--db FILE] [--user ADDR] [--password PW] [--no-seed] [--trace]
 //
 // Listens on 127.0.0.1 (port 0 = a free port), prints "PORT <n>" on stdout once listening, and
 // serves the account ADDR (default alice@test.freemail, password "secret") whose INBOX holds a few
 // messages of different MIME shapes. Lines on stdin act like the engine:
 //   deliver FOLDER FILE    stores the file as a new message (as a delivery from the network)
 //   quit                   stops
-// End of stdin also stops the server.
+// End of stdin also stops the server. --trace prints every command line to stderr ("C: ...").
 #include "imap/imap_server.h"
 #include "store/mailbox_store.h"
 
@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
   std::string db_path = ":memory:";
   std::string user = "alice@test.freemail", password = "secret";
   bool seed = true;
+  bool trace = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -115,8 +116,9 @@ int main(int argc, char** argv) {
     else if (a == "--user") user = value();
     else if (a == "--password") password = value();
     else if (a == "--no-seed") seed = false;
+    else if (a == "--trace") trace = true;
     else {
-      std::cerr << "usage: imap-testserver [--port N] [--db FILE] [--user ADDR] [--password PW] [--no-seed]\n";
+      std::cerr << "usage: imap-testserver [--port N] [--db FILE] [--user ADDR] [--password PW] [--no-seed] [--trace]\n";
       return 2;
     }
   }
@@ -136,7 +138,9 @@ int main(int argc, char** argv) {
     }
     FixedLogin login(user, password);
     boost::asio::io_context io;
-    fcpmail::imap::Server server(io, {boost::asio::ip::make_address("127.0.0.1"), port}, store, login);
+    fcpmail::imap::ServerOptions options;
+    if (trace) options.session.trace = [](std::string_view line) { std::cerr << "C: " << line << std::endl; };
+    fcpmail::imap::Server server(io, {boost::asio::ip::make_address("127.0.0.1"), port}, store, login, options);
     std::cout << "PORT " << server.port() << std::endl;
 
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);
