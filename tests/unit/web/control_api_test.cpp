@@ -1,0 +1,173 @@
+#include "web/control_api.h"
+
+#include <doctest/doctest.h>
+
+#include "fake_control.h"
+
+using namespace fcpmail::web;
+using web_test::FakeControl;
+
+TEST_CASE("url_decode and parse_query") {
+  CHECK(url_decode("a%40b.freemail") == "a@b.freemail");
+  CHECK(url_decode("x+y") == "x y");
+  CHECK_FALSE(url_decode("%4"));
+  CHECK_FALSE(url_decode("%zz"));
+  const auto q = parse_query("account=a%40b&empty=&bad=%x&=nokey&flag");
+  CHECK(q.at("account") == "a@b");
+  CHECK(q.at("empty").empty());
+  CHECK(q.at("flag").empty());
+  CHECK_FALSE(q.contains("bad"));
+  CHECK(q.size() == 3);
+}
+
+TEST_CASE("status, accounts and queues map onto the control surface") {
+  FakeControl control;
+  control.seed();
+  ControlApi api(control);
+  auto status = api.handle("GET", "/api/status", "");
+  CHECK(status.status == 200);
+  CHECK(status.body["counts"]["held"] == 1);
+  CHECK(status.body["counts"]["contact_requests"] == 1);
+  CHECK(status.body["node"]["connected"] == true);
+  auto accounts = api.handle("GET", "/api/accounts", "");
+  CHECK(accounts.body["accounts"].size() == 1);
+  auto queues = api.handle("GET", "/api/queues", "");
+  CHECK(queues.body["rts"].size() == 2);
+  CHECK(queues.body["channels"][0]["polled_window"] == "slots 0..5");
+  auto other = api.handle("GET", "/api/queues?account=someone%40else.freemail", "");
+  CHECK(other.body["rts"].empty());
+  CHECK(other.body["channels"].empty());
+}
+
+TEST_CASE("outbox: list, show, approve, cancel, approve all") {
+  FakeControl control;
+  control.seed();
+  ControlApi api(control);
+  auto list = api.handle("GET", "/api/outbox", "");
+  REQUIRE(list.body["outbox"].size() == 1);
+  CHECK(list.body["outbox"][0]["recipients"][0]["code"] == "held");
+  auto show = api.handle("GET", "/api/outbox/1", "");
+  CHECK(show.status == 200);
+  CHECK(show.body["headers"].get<std::string>().find("Subject: Hello Bob") != std::string::npos);
+  CHECK(api.handle("GET", "/api/outbox/99", "").status == 404);
+  CHECK(api.handle("GET", "/api/outbox/x1", "").status == 404);
+  auto approved = api.handle("POST", "/api/outbox/approve", R"({"id":1})");
+  CHECK(approved.status == 200);
+  CHECK(approved.body["recipients"][0]["code"] == "awaiting_cts");
+  auto again = api.handle("POST", "/api/outbox/approve", R"({"id":"1"})");
+  CHECK(again.status == 400);
+  CHECK(again.body["error"] == "message 1 is not held");
+  control.send(control.me(), {"bob"}, "Subject: two\r\n\r\n");
+  control.send(control.me(), {"bob"}, "Subject: three\r\n\r\n");
+  auto all = api.handle("POST", "/api/outbox/approve", R"({"all":true})");
+  CHECK(all.body["released"] == 2);
+  auto cancelled = api.handle("POST", "/api/outbox/cancel", R"({"id":2})");
+  CHECK(cancelled.body["recipients"][0]["code"] == "cancelled");
+  CHECK(api.handle("POST", "/api/outbox/cancel", R"({})").status == 400);
+  CHECK(api.handle("POST", "/api/outbox/cancel", R"({"id":true})").status == 400);
+}
+
+TEST_CASE("contacts and requests") {
+  FakeControl control;
+  control.seed();
+  ControlApi api(control);
+  const std::string me = control.me();
+  CHECK(api.handle("GET", "/api/contacts", "").body["contacts"].size() == 1);
+  auto added = api.handle("POST", "/api/contacts",
+                          nlohmann::json{{"account", me}, {"address", "dan@dddd.freemail"}, {"petname", "dan"}}.dump());
+  CHECK(added.status == 200);
+  CHECK(added.body["petname"] == "dan");
+  auto refused = api.handle("POST", "/api/contacts", nlohmann::json{{"account", me}, {"address", "dan@gmail.com"}}.dump());
+  CHECK(refused.status == 400);
+  CHECK(refused.body["error"] == "'dan@gmail.com' is not a Freemail address");
+  CHECK(api.handle("POST", "/api/contacts/revoke", nlohmann::json{{"account", me}, {"contact", "dan"}}.dump()).status == 200);
+  CHECK(control.contact_list.back().state == "revoked");
+  CHECK(api.handle("POST", "/api/contacts/remove", nlohmann::json{{"account", me}, {"contact", "dan"}}.dump()).status == 200);
+  CHECK(api.handle("POST", "/api/contacts/remove", nlohmann::json{{"account", me}, {"contact", "dan"}}.dump()).status == 400);
+  CHECK(api.handle("POST", "/api/contacts", "{}").status == 400);
+
+  auto requests = api.handle("GET", "/api/requests", "");
+  REQUIRE(requests.body["requests"].size() == 1);
+  CHECK(requests.body["requests"][0]["from"].get<std::string>().starts_with("carol@"));
+  auto approved = api.handle("POST", "/api/requests/approve", R"({"id":7})");
+  CHECK(approved.body["state"] == "approved");
+  CHECK(api.handle("POST", "/api/requests/deny", R"({"id":7})").status == 400);
+  CHECK(api.handle("POST", "/api/requests/deny", R"({"id":8})").status == 400);
+}
+
+TEST_CASE("send") {
+  FakeControl control;
+  control.seed();
+  ControlApi api(control);
+  auto sent = api.handle("POST", "/api/send",
+                         nlohmann::json{{"from", control.me()}, {"to", {"bob"}}, {"rfc822", "Subject: s\r\n\r\nx"}}.dump());
+  CHECK(sent.status == 200);
+  CHECK(sent.body["id"] == 2);
+  CHECK(api.handle("POST", "/api/send", nlohmann::json{{"from", control.me()}, {"to", nlohmann::json::array()},
+                                                        {"rfc822", "x"}}.dump()).status == 400);
+  auto unknown = api.handle("POST", "/api/send",
+                            nlohmann::json{{"from", control.me()}, {"to", {"zed"}}, {"rfc822", "x"}}.dump());
+  CHECK(unknown.status == 400);
+  CHECK(unknown.body["error"].get<std::string>().find("fcpmail contacts add") != std::string::npos);
+}
+
+TEST_CASE("malformed requests and unknown routes get clean errors") {
+  FakeControl control;
+  ControlApi api(control);
+  CHECK(api.handle("POST", "/api/outbox/approve", "{not json").status == 400);
+  CHECK(api.handle("POST", "/api/outbox/approve", "[1,2]").status == 400);
+  CHECK(api.handle("GET", "/api/nothing", "").status == 404);
+  CHECK(api.handle("DELETE", "/api/outbox", "").status == 405);
+  CHECK(api.handle("GET", "/api/send", "").status == 405);
+  CHECK(api.handle("POST", "/api/accounts/export", "{}").status == 501);
+  CHECK(api.handle("GET", "/api/jobs/12", "").status == 404);
+}
+
+TEST_CASE("account creation runs as a job with progress") {
+  boost::asio::io_context io;
+  FakeControl control;
+  control.io = &io;
+  control.stage_delay = std::chrono::milliseconds(1);
+  ControlApi api(control);
+  CHECK(api.handle("POST", "/api/accounts", "{}").status == 400);
+  auto started = api.handle("POST", "/api/accounts", R"({"nickname":"bob","password":"pw"})");
+  REQUIRE(started.status == 202);
+  const auto job = started.body["job"].get<long long>();
+  auto running = api.handle("GET", "/api/jobs/" + std::to_string(job), "");
+  CHECK(running.body["done"] == false);
+  io.run();
+  auto done = api.handle("GET", "/api/jobs/" + std::to_string(job), "");
+  CHECK(done.body["done"] == true);
+  CHECK(done.body["progress"].size() == 5);
+  CHECK(done.body["progress"][1]["stage"] == "rsa-key");
+  CHECK(done.body["result"]["password"] == "pw");
+  CHECK(done.body["error"].is_null());
+  // A finished job is reported once (it may carry a generated password) and then forgotten.
+  CHECK(api.handle("GET", "/api/jobs/" + std::to_string(job), "").status == 404);
+
+  auto failing = api.handle("POST", "/api/accounts", R"({"nickname":"fail"})");
+  io.restart();
+  io.run();
+  auto failed = api.handle("GET", "/api/jobs/" + std::to_string(failing.body["job"].get<long long>()), "");
+  CHECK(failed.body["error"] == "the node refused the identity");
+  CHECK(failed.body["result"].is_null());
+}
+
+TEST_CASE("an account scope hides and protects other accounts' items") {
+  FakeControl control;
+  control.seed();
+  ControlApi api(control);
+  const std::optional<std::string> mallory = std::string("mallory@mmmm.freemail");
+  CHECK(api.handle("GET", "/api/outbox", "", mallory).body["outbox"].empty());
+  CHECK(api.handle("GET", "/api/requests", "", mallory).body["requests"].empty());
+  CHECK(api.handle("GET", "/api/outbox/1", "", mallory).status == 404);
+  CHECK(api.handle("POST", "/api/outbox/approve", R"({"id":1})", mallory).status == 404);
+  CHECK(api.handle("POST", "/api/outbox/cancel", R"({"id":1})", mallory).status == 404);
+  CHECK(api.handle("POST", "/api/requests/approve", R"({"id":7})", mallory).status == 404);
+  CHECK(api.handle("POST", "/api/accounts", R"({"nickname":"x"})", mallory).status == 403);
+  CHECK(api.handle("GET", "/api/status", "", mallory).body["accounts"].empty());
+  CHECK(control.outbox_list[0].recipients[0].code == "held");
+  const std::optional<std::string> alice = control.me();
+  CHECK(api.handle("GET", "/api/outbox?account=other", "", alice).body["outbox"].size() == 1);
+  CHECK(api.handle("POST", "/api/outbox/approve", R"({"id":1})", alice).status == 200);
+}

@@ -1,0 +1,115 @@
+#include "web/http_server.h"
+
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "fake_control.h"
+
+using namespace fcpmail::web;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+
+namespace {
+
+class NoLogin : public fcpmail::LoginCheck {
+ public:
+  std::optional<std::string> check_login(const std::string&, const std::string&) override { return std::nullopt; }
+};
+
+struct Running {
+  web_test::FakeControl control;
+  NoLogin login;
+  asio::io_context io;
+  std::unique_ptr<Server> server;
+  std::thread thread;
+  const std::string token = std::string(64, 'a');
+
+  Running() {
+    control.seed();
+    control.io = &io;
+    ServerOptions o;
+    o.token = token;
+    o.max_body = 4096;
+    server = std::make_unique<Server>(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), control, login, o);
+    thread = std::thread([this] { io.run(); });
+  }
+  ~Running() {
+    asio::post(io, [this] { server->stop(); });
+    asio::post(io, [this] { io.stop(); });
+    thread.join();
+  }
+
+  http::response<http::string_body> request(http::verb verb, const std::string& target, const std::string& body = "",
+                                            const std::string& bearer = "", const std::string& host = "127.0.0.1") {
+    asio::io_context client_io;
+    beast::tcp_stream stream(client_io);
+    stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server->port()));
+    http::request<http::string_body> req{verb, target, 11};
+    req.set(http::field::host, host);
+    if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    return res;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("http: the control API needs the bearer token") {
+  Running r;
+  auto none = r.request(http::verb::get, "/api/status");
+  CHECK(none.result_int() == 401);
+  CHECK(none[http::field::www_authenticate] == "Bearer");
+  CHECK(nlohmann::json::parse(none.body())["error"].get<std::string>().find("control token") != std::string::npos);
+  CHECK(r.request(http::verb::get, "/api/status", "", std::string(64, 'b')).result_int() == 401);
+  CHECK(r.request(http::verb::get, "/api/status", "", "short").result_int() == 401);
+  auto ok = r.request(http::verb::get, "/api/status", "", r.token);
+  CHECK(ok.result_int() == 200);
+  CHECK(ok[http::field::content_type] == "application/json");
+  CHECK(nlohmann::json::parse(ok.body())["counts"]["held"] == 1);
+  auto approved = r.request(http::verb::post, "/api/outbox/approve", R"({"id":1})", r.token);
+  CHECK(approved.result_int() == 200);
+}
+
+TEST_CASE("http: foreign Host headers, oversized bodies and garbage are refused cleanly") {
+  Running r;
+  CHECK(r.request(http::verb::get, "/api/status", "", r.token, "evil.example:9080").result_int() == 421);
+  CHECK(r.request(http::verb::get, "/", "", "", "evil.example").result_int() == 421);
+  CHECK(r.request(http::verb::get, "/api/status", "", r.token, "localhost:1234").result_int() == 200);
+  CHECK(r.request(http::verb::post, "/api/send", std::string(10000, 'x'), r.token).result_int() == 413);
+  {
+    asio::io_context client_io;
+    tcp::socket socket(client_io);
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), r.server->port()));
+    asio::write(socket, asio::buffer(std::string("\x01\x02 garbage\r\n\r\n")));
+    std::string reply;
+    boost::system::error_code ec;
+    asio::read(socket, asio::dynamic_buffer(reply), ec);
+    CHECK(reply.starts_with("HTTP/1.1 400"));
+  }
+  // Still serving.
+  CHECK(r.request(http::verb::get, "/api/queues", "", r.token).result_int() == 200);
+}
+
+TEST_CASE("http: the web UI is served with its security headers") {
+  Running r;
+  auto page = r.request(http::verb::get, "/");
+  CHECK(page.result_int() == 200);
+  CHECK(std::string(page["Content-Security-Policy"]).find("default-src 'none'") != std::string::npos);
+  CHECK(page["X-Frame-Options"] == "DENY");
+  CHECK(page.body().find("Log in") != std::string::npos);
+  CHECK(r.request(http::verb::post, "/ui/api/outbox/approve", R"({"id":1})").result_int() == 401);
+}
