@@ -22,6 +22,14 @@ bool same_message(const fcp::Message& a, const fcp::Message& b) {
   return a.name == b.name && a.fields == b.fields && a.payload == b.payload;
 }
 
+// encode() writes exactly one DataLength (the payload's size) for a message with a payload, so a
+// repeated DataLength from the wire does not survive the round trip: compare without them.
+std::vector<std::pair<std::string, std::string>> fields_for_round_trip(const fcp::Message& m) {
+  auto fields = m.fields;
+  if (m.payload) std::erase_if(fields, [](const auto& f) { return f.first == "DataLength"; });
+  return fields;
+}
+
 // Small limits so the fuzzer reaches the limit paths with small inputs.
 fcp::CodecLimits small_limits() {
   fcp::CodecLimits limits;
@@ -92,7 +100,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const Outcome again = parse_whole(*encoded, fcp::CodecLimits{});
     FUZZ_CHECK(again.errors.empty());
     FUZZ_CHECK(again.messages.size() == 1);
-    FUZZ_CHECK(same_message(again.messages[0], message));
+    FUZZ_CHECK(again.messages[0].name == message.name);
+    FUZZ_CHECK(again.messages[0].payload == message.payload);
+    FUZZ_CHECK(fields_for_round_trip(again.messages[0]) == fields_for_round_trip(message));
   }
   return 0;
 }
