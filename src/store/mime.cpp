@@ -74,7 +74,7 @@ void skip_cfws(std::string_view s, std::size_t& i) {
     } else if (c == '(') {
       int depth = 0;
       while (i < s.size()) {
-        if (s[i] == '\\') { i += 2; continue; }
+        if (s[i] == '\\') { i = std::min(i + 2, s.size()); continue; }  // never past the end
         if (s[i] == '(') ++depth;
         if (s[i] == ')' && --depth == 0) { ++i; break; }
         ++i;
@@ -407,6 +407,10 @@ std::vector<Token> tokenize_addresses(std::string_view s) {
     } else {
       std::size_t b = i;
       while (i < s.size() && std::string_view(" \t\r\n()\"<>,:;@.[]").find(s[i]) == std::string_view::npos) ++i;
+      if (i == b) {  // a stray ')' starts no token: skip it, or the loop never advances (fuzz: mime)
+        ++i;
+        continue;
+      }
       out.push_back({Token::atom, std::string(s.substr(b, i - b)), space});
     }
     space = false;
