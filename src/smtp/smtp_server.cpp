@@ -17,12 +17,12 @@ class Connection;
 }
 
 struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
-  Shared(asio::io_context& io, Submission& s, LoginCheck& l, Mailbox* m, Options o, SessionLog lg)
-      : acceptor(io), submission(s), login(l), sent_copy(m), options(std::move(o)), log(std::move(lg)) {}
+  Shared(asio::io_context& io, Submission& s, LoginCheck& l, SentCopy m, Options o, SessionLog lg)
+      : acceptor(io), submission(s), login(l), sent_copy(std::move(m)), options(std::move(o)), log(std::move(lg)) {}
   tcp::acceptor acceptor;
   Submission& submission;
   LoginCheck& login;
-  Mailbox* sent_copy;
+  SentCopy sent_copy;
   Options options;
   SessionLog log;
   std::list<std::weak_ptr<Connection>> connections;
@@ -151,7 +151,12 @@ void Server::Shared::accept() {
 
 Server::Server(asio::io_context& io, const tcp::endpoint& endpoint, Submission& submission, LoginCheck& login,
                Mailbox* sent_copy, Options options, SessionLog log)
-    : shared_(std::make_shared<Shared>(io, submission, login, sent_copy, std::move(options), std::move(log))) {
+    : Server(io, endpoint, submission, login, sent_copy ? sent_copy_to(*sent_copy) : SentCopy{}, std::move(options),
+             std::move(log)) {}
+
+Server::Server(asio::io_context& io, const tcp::endpoint& endpoint, Submission& submission, LoginCheck& login,
+               SentCopy sent_copy, Options options, SessionLog log)
+    : shared_(std::make_shared<Shared>(io, submission, login, std::move(sent_copy), std::move(options), std::move(log))) {
   shared_->acceptor.open(endpoint.protocol());
   shared_->acceptor.set_option(tcp::acceptor::reuse_address(true));
   shared_->acceptor.bind(endpoint);

@@ -18,8 +18,12 @@ inline constexpr unsigned short default_port = 9025;
 class Server {
  public:
   // Binds and listens at once (throws boost::system::system_error if the address is taken).
+  // `sent_copy`: the mailbox whose Sent folder receives a copy of every accepted message (or null).
   Server(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint, Submission& submission,
          LoginCheck& login, Mailbox* sent_copy, Options options = {}, SessionLog log = {});
+  // The same with any way of keeping the Sent copy (tests, other stores).
+  Server(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint, Submission& submission,
+         LoginCheck& login, SentCopy sent_copy, Options options = {}, SessionLog log = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

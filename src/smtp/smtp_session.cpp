@@ -77,9 +77,24 @@ constexpr std::string_view help_text =
 
 }  // namespace
 
-Session::Session(const Options& options, Submission& submission, LoginCheck& login, Mailbox* sent_copy,
+SentCopy sent_copy_to(Mailbox& mailbox) {
+  return [&mailbox](const std::string& account, const std::string& rfc822,
+                    std::int64_t unix_time) -> std::expected<void, std::string> {
+    Flags seen;
+    seen.system = flag_seen;
+    auto stored = mailbox.append(account, "Sent", rfc822, seen, unix_time);
+    if (!stored) return std::unexpected(mailbox_error_text(stored.error()));
+    return {};
+  };
+}
+
+Session::Session(const Options& options, Submission& submission, LoginCheck& login, SentCopy sent_copy,
                  SessionLog log)
-    : options_(options), submission_(submission), login_(login), sent_copy_(sent_copy), log_(std::move(log)) {}
+    : options_(options),
+      submission_(submission),
+      login_(login),
+      sent_copy_(std::move(sent_copy)),
+      log_(std::move(log)) {}
 
 std::string Session::greeting() const {
   return "220 " + options_.hostname + " ESMTP fcpmail submission service ready\r\n";
@@ -455,13 +470,9 @@ void Session::finish_message(Step& step) {
          " recipient(s) queued in the outbox as " + *id);
   }
   if (sent_copy_) {
-    Flags seen;
-    seen.system = flag_seen;
     const auto unix_seconds = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-    auto stored = sent_copy_->append(*account_, "Sent", message, seen, unix_seconds);
-    if (!stored && log_) {
-      log_("smtp: could not store a copy in Sent for " + *account_ + ": " + mailbox_error_text(stored.error()));
-    }
+    auto stored = sent_copy_(*account_, message, unix_seconds);
+    if (!stored && log_) log_("smtp: could not store a copy in Sent for " + *account_ + ": " + stored.error());
   }
   reset_transaction();
   step.output += reply(250, "2.0.0", "Queued as " + *id + " in the fcpmail outbox; see `fcpmail outbox show " + *id + "`");

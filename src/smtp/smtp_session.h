@@ -7,6 +7,8 @@
 #pragma once
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <expected>
 #include <functional>
 #include <optional>
 #include <string>
@@ -44,9 +46,17 @@ struct Step {
 // A one-line note for the daemon's log about something that happened in the session.
 using SessionLog = std::function<void(std::string_view)>;
 
+// Stores the copy of an accepted message in the account's Sent folder (`unix_time`: when it was
+// accepted). The error is a sentence for the log; the submission stands either way.
+using SentCopy = std::function<std::expected<void, std::string>(const std::string& account, const std::string& rfc822,
+                                                                std::int64_t unix_time)>;
+// A SentCopy that appends to the Mailbox's "Sent" folder with \Seen.
+SentCopy sent_copy_to(Mailbox& mailbox);
+
 class Session {
  public:
-  Session(const Options& options, Submission& submission, LoginCheck& login, Mailbox* sent_copy,
+  // `sent_copy` may be empty (no copy is kept).
+  Session(const Options& options, Submission& submission, LoginCheck& login, SentCopy sent_copy,
           SessionLog log = {});
 
   std::string greeting() const;
@@ -81,7 +91,7 @@ class Session {
   const Options& options_;
   Submission& submission_;
   LoginCheck& login_;
-  Mailbox* sent_copy_;
+  SentCopy sent_copy_;
   SessionLog log_;
 
   State state_ = State::fresh;

@@ -18,9 +18,6 @@
 
 namespace {
 
-using fcpmail::MailboxError;
-using fcpmail::MailboxResult;
-
 class LogFile {
  public:
   explicit LogFile(const std::string& path) : out_(path, std::ios::app) {
@@ -76,51 +73,6 @@ class FakeLogin : public fcpmail::LoginCheck {
   std::string user_, password_;
 };
 
-// Only append() does anything: it records the Sent copy.
-class FakeSentFolder : public fcpmail::Mailbox {
- public:
-  explicit FakeSentFolder(LogFile& log) : log_(log) {}
-  MailboxResult<fcpmail::AppendResult> append(const std::string& account, const std::string& folder,
-                                              std::string_view rfc822, const fcpmail::Flags& flags,
-                                              std::int64_t) override {
-    log_.write({{"kind", "append"}, {"account", account}, {"folder", folder}, {"flags", flags.system},
-                {"message", std::string(rfc822)}});
-    return fcpmail::AppendResult{1, ++uid_};
-  }
-  MailboxResult<void> ensure_account(const std::string&) override { return {}; }
-  MailboxResult<std::uint32_t> deliver(const std::string&, const std::string&, std::string_view,
-                                       const fcpmail::Flags&, std::int64_t) override { return fail(); }
-  MailboxResult<void> remove(const std::string&, const std::string&, std::span<const std::uint32_t>) override {
-    return std::unexpected(MailboxError::not_permitted);
-  }
-  MailboxResult<std::vector<fcpmail::FolderInfo>> list_folders(const std::string&) override { return fail(); }
-  MailboxResult<fcpmail::FolderStatus> folder_status(const std::string&, const std::string&) override { return fail(); }
-  MailboxResult<void> create_folder(const std::string&, const std::string&) override { return fail(); }
-  MailboxResult<void> delete_folder(const std::string&, const std::string&) override { return fail(); }
-  MailboxResult<void> rename_folder(const std::string&, const std::string&, const std::string&) override { return fail(); }
-  MailboxResult<void> set_subscribed(const std::string&, const std::string&, bool) override { return fail(); }
-  MailboxResult<std::uint32_t> take_recent(const std::string&, const std::string&) override { return fail(); }
-  MailboxResult<std::vector<fcpmail::MessageInfo>> messages(const std::string&, const std::string&) override { return fail(); }
-  MailboxResult<fcpmail::MessageMeta> message_meta(const std::string&, const std::string&, std::uint32_t) override { return fail(); }
-  MailboxResult<std::string> read_message(const std::string&, const std::string&, std::uint32_t) override { return fail(); }
-  MailboxResult<std::vector<fcpmail::FlagUpdate>> store_flags(const std::string&, const std::string&,
-                                                               std::span<const std::uint32_t>, fcpmail::FlagOp,
-                                                               const fcpmail::Flags&) override { return fail(); }
-  MailboxResult<std::vector<std::uint32_t>> expunge(const std::string&, const std::string&,
-                                                    std::optional<std::span<const std::uint32_t>>) override { return fail(); }
-  MailboxResult<fcpmail::CopyResult> copy(const std::string&, const std::string&, std::span<const std::uint32_t>,
-                                          const std::string&) override { return fail(); }
-  MailboxResult<fcpmail::CopyResult> move(const std::string&, const std::string&, std::span<const std::uint32_t>,
-                                          const std::string&) override { return fail(); }
-  std::uint64_t add_listener(fcpmail::MailboxListener) override { return 0; }
-  void remove_listener(std::uint64_t) override {}
-
- private:
-  static std::unexpected<MailboxError> fail() { return std::unexpected(MailboxError::not_permitted); }
-  LogFile& log_;
-  std::uint32_t uid_ = 0;
-};
-
 [[noreturn]] void usage(const std::string& why) {
   std::cerr << "fcpmail-smtp-testserver: " << why << "\n"
             << "usage: fcpmail-smtp-testserver --log FILE --user ADDRESS --password PW [--listen ADDR:PORT]\n"
@@ -167,11 +119,16 @@ int main(int argc, char** argv) {
     LogFile log(log_path);
     FakeSubmission submission(log, contacts);
     FakeLogin login(user, password);
-    FakeSentFolder sent(log);
+    // The Sent copy, logged like a submission.
+    auto sent = [&log](const std::string& account, const std::string& message,
+                       std::int64_t) -> std::expected<void, std::string> {
+      log.write({{"kind", "append"}, {"account", account}, {"folder", "Sent"}, {"message", message}});
+      return {};
+    };
     boost::asio::io_context io;
     const boost::asio::ip::tcp::endpoint endpoint(boost::asio::ip::make_address(listen.substr(0, colon)),
                                                   static_cast<unsigned short>(std::stoi(listen.substr(colon + 1))));
-    fcpmail::smtp::Server server(io, endpoint, submission, login, &sent, options,
+    fcpmail::smtp::Server server(io, endpoint, submission, login, fcpmail::smtp::SentCopy(sent), options,
                                  [](std::string_view line) { std::cerr << line << '\n'; });
     if (!port_file.empty()) {
       std::ofstream(port_file + ".tmp") << server.port() << '\n';

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "fcpmail/login.h"
-#include "fcpmail/mailbox.h"
+#include "smtp/smtp_session.h"
 #include "fcpmail/submission.h"
 
 namespace smtp_test {
@@ -55,48 +55,23 @@ class FakeLogin : public fcpmail::LoginCheck {
   }
 };
 
-class FakeSent : public fcpmail::Mailbox {
- public:
+// Records the Sent copies the session hands over.
+struct FakeSent {
   struct Appended {
-    std::string account, folder, message;
-    std::uint8_t flags;
+    std::string account, message;
+    std::int64_t time;
   };
   std::vector<Appended> appended;
+  bool fail = false;
 
-  fcpmail::MailboxResult<fcpmail::AppendResult> append(const std::string& account, const std::string& folder,
-                                                       std::string_view rfc822, const fcpmail::Flags& flags,
-                                                       std::int64_t) override {
-    appended.push_back({account, folder, std::string(rfc822), flags.system});
-    return fcpmail::AppendResult{1, static_cast<std::uint32_t>(appended.size())};
+  fcpmail::smtp::SentCopy copy() {
+    return [this](const std::string& account, const std::string& message,
+                  std::int64_t time) -> std::expected<void, std::string> {
+      if (fail) return std::unexpected(std::string("the disk is full"));
+      appended.push_back({account, message, time});
+      return {};
+    };
   }
-  fcpmail::MailboxResult<void> ensure_account(const std::string&) override { return {}; }
-  fcpmail::MailboxResult<std::uint32_t> deliver(const std::string&, const std::string&, std::string_view,
-                                                const fcpmail::Flags&, std::int64_t) override { return no(); }
-  fcpmail::MailboxResult<void> remove(const std::string&, const std::string&, std::span<const std::uint32_t>) override { return no(); }
-  fcpmail::MailboxResult<std::vector<fcpmail::FolderInfo>> list_folders(const std::string&) override { return no(); }
-  fcpmail::MailboxResult<fcpmail::FolderStatus> folder_status(const std::string&, const std::string&) override { return no(); }
-  fcpmail::MailboxResult<void> create_folder(const std::string&, const std::string&) override { return no(); }
-  fcpmail::MailboxResult<void> delete_folder(const std::string&, const std::string&) override { return no(); }
-  fcpmail::MailboxResult<void> rename_folder(const std::string&, const std::string&, const std::string&) override { return no(); }
-  fcpmail::MailboxResult<void> set_subscribed(const std::string&, const std::string&, bool) override { return no(); }
-  fcpmail::MailboxResult<std::uint32_t> take_recent(const std::string&, const std::string&) override { return no(); }
-  fcpmail::MailboxResult<std::vector<fcpmail::MessageInfo>> messages(const std::string&, const std::string&) override { return no(); }
-  fcpmail::MailboxResult<fcpmail::MessageMeta> message_meta(const std::string&, const std::string&, std::uint32_t) override { return no(); }
-  fcpmail::MailboxResult<std::string> read_message(const std::string&, const std::string&, std::uint32_t) override { return no(); }
-  fcpmail::MailboxResult<std::vector<fcpmail::FlagUpdate>> store_flags(const std::string&, const std::string&,
-                                                                        std::span<const std::uint32_t>, fcpmail::FlagOp,
-                                                                        const fcpmail::Flags&) override { return no(); }
-  fcpmail::MailboxResult<std::vector<std::uint32_t>> expunge(const std::string&, const std::string&,
-                                                             std::optional<std::span<const std::uint32_t>>) override { return no(); }
-  fcpmail::MailboxResult<fcpmail::CopyResult> copy(const std::string&, const std::string&, std::span<const std::uint32_t>,
-                                                   const std::string&) override { return no(); }
-  fcpmail::MailboxResult<fcpmail::CopyResult> move(const std::string&, const std::string&, std::span<const std::uint32_t>,
-                                                   const std::string&) override { return no(); }
-  std::uint64_t add_listener(fcpmail::MailboxListener) override { return 0; }
-  void remove_listener(std::uint64_t) override {}
-
- private:
-  static std::unexpected<fcpmail::MailboxError> no() { return std::unexpected(fcpmail::MailboxError::not_permitted); }
 };
 
 }  // namespace smtp_test

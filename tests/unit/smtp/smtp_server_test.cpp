@@ -30,7 +30,7 @@ struct Running {
   explicit Running(Options options) {
     options.auth_failure_delay = std::chrono::milliseconds(50);
     server = std::make_unique<Server>(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), submission, login,
-                                      &sent, options);
+                                      sent.copy(), options);
     thread = std::thread([this] { io.run(); });
   }
   ~Running() {

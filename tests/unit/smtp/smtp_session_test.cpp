@@ -19,7 +19,7 @@ struct Fixture {
   Session session;
 
   explicit Fixture(Options o = make_options())
-      : options(std::move(o)), session(options, submission, login, &sent, [this](std::string_view l) { log.emplace_back(l); }) {}
+      : options(std::move(o)), session(options, submission, login, sent.copy(), [this](std::string_view l) { log.emplace_back(l); }) {}
 
   static Options make_options() {
     Options o;
@@ -93,8 +93,8 @@ TEST_CASE("a whole submission with AUTH PLAIN, dot-unstuffing, Sent copy") {
   CHECK(s.recipients == std::vector<std::string>{"bob@bbbbbbbb.freemail", "carol@dddddddd.freemail"});
   CHECK(s.message == "Subject: hi\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <x@y>\r\n\r\n.dotted\r\n.\r\nend\r\n");
   REQUIRE(f.sent.appended.size() == 1);
-  CHECK(f.sent.appended[0].folder == "Sent");
-  CHECK(f.sent.appended[0].flags == fcpmail::flag_seen);
+  CHECK(f.sent.appended[0].account == "alice@aaaaaaaa.freemail");
+  CHECK(f.sent.appended[0].time == 1795788000);
   CHECK(f.sent.appended[0].message == s.message);
   // A second transaction on the same session.
   CHECK(f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\n").starts_with("250 "));
@@ -317,11 +317,21 @@ TEST_CASE("a refused submission says why, and nothing goes to Sent") {
   CHECK(f.sent.appended.empty());
 }
 
+TEST_CASE("a failing Sent copy is logged and the message stays queued") {
+  Fixture f;
+  f.sent.fail = true;
+  f.authenticated();
+  CHECK(f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nDATA\r\nSubject: x\r\n\r\ny\r\n.\r\n")
+            .ends_with("250 2.0.0 Queued as 1 in the fcpmail outbox; see `fcpmail outbox show 1`\r\n"));
+  CHECK(f.submission.submitted.size() == 1);
+  CHECK(f.log.back() == "smtp: could not store a copy in Sent for alice@aaaaaaaa.freemail: the disk is full");
+}
+
 TEST_CASE("the session works without a Sent folder") {
   Options o = Fixture::make_options();
   FakeSubmission submission;
   FakeLogin login;
-  Session session(o, submission, login, nullptr);
+  Session session(o, submission, login, SentCopy{});
   std::string raw = std::string(1, '\0') + "alice@aaaaaaaa.freemail" + '\0' + "secret";
   std::string out;
   Step step = session.feed("EHLO c\r\nAUTH PLAIN " + encode_base64(raw) +
