@@ -72,6 +72,7 @@ struct PersistentRequest {
   std::string data_slot;                 // a successful get: where its data lives
   std::string mime;
   std::shared_ptr<Request> running;      // while not finished
+  std::uint64_t token = 0;               // the Request that reports for it
 };
 
 struct Subscription {
@@ -102,7 +103,8 @@ class Node : public std::enable_shared_from_this<Node> {
   // request is persistent. `kind`: progress (transient), recorded before the result, result,
   // or recorded after the result.
   enum class Record { none, progress, result, after };
-  void emit(const std::shared_ptr<Request>& request, fcp::Message message, Record record = Record::none);
+  void emit(const std::shared_ptr<Request>& request, fcp::Message message, Record record = Record::none,
+            bool deliver = true);
   std::shared_ptr<Request> new_request(const fcp::Message& fields, bool is_get, const std::shared_ptr<Session>& session,
                                        const std::string& owner);
   // Persistent requests

@@ -254,7 +254,7 @@ std::shared_ptr<Request> Node::new_request(const fcp::Message& fields, bool is_g
   return r;
 }
 
-void Node::emit(const std::shared_ptr<Request>& request, fcp::Message message, Record record) {
+void Node::emit(const std::shared_ptr<Request>& request, fcp::Message message, Record record, bool deliver) {
   if (request->cancelled) return;
   if (!request->persistent()) {
     auto s = request->connection.lock();
@@ -267,7 +267,7 @@ void Node::emit(const std::shared_ptr<Request>& request, fcp::Message message, R
     return;
   }
   PersistentRequest* p = find_persistent(request->owner, request->identifier);
-  if (!p || p->running != request) return;
+  if (!p || p->token != request->token) return;
   switch (record) {
     case Record::none: break;
     case Record::progress: p->progress.push_back(message); break;
@@ -279,6 +279,7 @@ void Node::emit(const std::shared_ptr<Request>& request, fcp::Message message, R
     case Record::after: p->after.push_back(message); break;
   }
   if (record != Record::none) save_persistent(*p);
+  if (!deliver) return;
   if (request->global) {
     for (auto& [id, weak] : sessions)
       if (auto s = weak.lock(); s && s->watches_global()) s->send(message);
@@ -301,6 +302,7 @@ void Node::register_persistent(const std::shared_ptr<Request>& request, fcp::Mes
   p.is_get = request->is_get;
   p.tag = std::move(tag);
   p.running = request;
+  p.token = request->token;
   auto& stored = persistent_[{p.owner, p.identifier}] = std::move(p);
   save_persistent(stored);
 }
@@ -427,6 +429,7 @@ void Node::load_persistent() {
         r->return_type = rt;
       }
       p.running = r;
+      p.token = r->token;
     }
     persistent_[{p.owner, p.identifier}] = std::move(p);
   }

@@ -389,6 +389,8 @@ void Node::start_get(std::shared_ptr<Request> r) {
       hashes.set("Hashes.SHA256", hex(sha256(current->data)));
       self->emit(r, hashes);
     }
+    // Subscribers hear that the edition was fetched before the fetcher gets its data (09-usk).
+    if (edition) self->on_fetched_edition(edition->base, edition->edition);
     fcp::Message found("DataFound");
     found.set("Identifier", r->identifier);
     found.set("CompletionTime", done);
@@ -397,22 +399,24 @@ void Node::start_get(std::shared_ptr<Request> r) {
     found.set("Global", r->global);
     found.set("Metadata.ContentType", mime);
     if (r->persistent()) {
-      if (PersistentRequest* p = self->find_persistent(r->owner, r->identifier); p && p->running == r) {
+      if (PersistentRequest* p = self->find_persistent(r->owner, r->identifier); p && p->token == r->token) {
         p->data_slot = slot;
         p->mime = mime;
       }
       self->emit(r, found, Node::Record::result);
-      self->emit(r, compat, Node::Record::after);
+      // Kept for replays (reconnect, ListPersistentRequests, GetRequestStatus); sent live only
+      // when the verbosity asks (bits 4, 32, 64), as fred-recorded/13 shows.
+      self->emit(r, compat, Node::Record::after, (r->verbosity & 4) != 0);
       self->emit(r, fcp::Message("ExpectedMIME")
                         .set("Identifier", r->identifier)
                         .set("Global", r->global)
                         .set("Metadata.ContentType", mime),
-                 Node::Record::after);
+                 Node::Record::after, (r->verbosity & 32) != 0);
       self->emit(r, fcp::Message("ExpectedDataLength")
                         .set("Identifier", r->identifier)
                         .set("DataLength", static_cast<std::int64_t>(size))
                         .set("Global", r->global),
-                 Node::Record::after);
+                 Node::Record::after, (r->verbosity & 64) != 0);
     } else {
       self->emit(r, found, Node::Record::result);
       if (r->return_type == "direct") {
@@ -427,7 +431,6 @@ void Node::start_get(std::shared_ptr<Request> r) {
         if (auto s = r->connection.lock(); s && !s->closed()) s->send(all);
       }
     }
-    if (edition) self->on_fetched_edition(edition->base, edition->edition);
   });
 }
 

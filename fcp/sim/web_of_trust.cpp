@@ -392,10 +392,10 @@ Fields WebOfTrust::get_identity(const Fields& params) {
     add_score_fields(out, truster->id, id.id, "0");
     const Trust* t = find_trust(truster->id, id.id);
     const auto s = score(truster->id, id.id);
-    for (const std::string suffix : {"0", ""}) {
-      put(out, "Trust" + suffix, t ? std::to_string(t->value) : "null");
-      put(out, "Score" + suffix, s ? std::to_string(s->value) : "null");
-      put(out, "Rank" + suffix, s ? std::to_string(s->rank) : "null");
+    for (const char* suffix : {"0", ""}) {
+      put(out, std::string("Trust") + suffix, t ? std::to_string(t->value) : "null");
+      put(out, std::string("Score") + suffix, s ? std::to_string(s->value) : "null");
+      put(out, std::string("Rank") + suffix, s ? std::to_string(s->rank) : "null");
     }
   }
   out.insert(out.begin(), {"Message", "Identity"});
