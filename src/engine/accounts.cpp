@@ -111,7 +111,8 @@ asio::awaitable<Result<AccountCreated>> Engine::Impl::create_account_flow(Accoun
     progress("rsa-key", "RSA key read from " + *request.rsa_key_file);
   } else {
     progress("rsa-key", "generating an RSA-4096 key (this takes up to a minute)");
-    key = co_await on_pool([] { return crypto::RsaPrivateKey::generate(4096, 17); });
+    auto generate = [] { return crypto::RsaPrivateKey::generate(4096, 17); };
+    key = co_await on_pool(std::move(generate));
     progress("rsa-key", "RSA key generated");
   }
   const std::string key_text = freemail::write_rsa_key_file(*key);
@@ -124,7 +125,8 @@ asio::awaitable<Result<AccountCreated>> Engine::Impl::create_account_flow(Accoun
   // 3. Password and the row, in one transaction.
   const bool generated = !request.password || request.password->empty();
   const std::string password = generated ? generated_password() : *request.password;
-  const std::string password_hash = co_await on_pool([password] { return crypto::hash_password(password); });
+  auto hash = [password] { return crypto::hash_password(password); };
+  const std::string password_hash = co_await on_pool(std::move(hash));
   std::int64_t account_id = 0;
   {
     SQLite::Transaction tx(db);
@@ -151,6 +153,8 @@ asio::awaitable<Result<AccountCreated>> Engine::Impl::create_account_flow(Accoun
     tx.commit();
   }
   private_keys.emplace(account_id, *key);
+  if (deps.unlock_mailbox)
+    if (auto k = self.mailbox_key(address->address())) deps.unlock_mailbox(address->address(), *k);
   if (deps.mailbox) {
     if (auto r = deps.mailbox->ensure_account(address->address()); !r)
       warn("mailbox for " + address->address() + ": " + std::string(describe(r.error())));

@@ -120,7 +120,8 @@ asio::awaitable<void> Engine::Impl::send_rts(std::int64_t channel_id) {
     retry(!own_key ? own_key.error() : "peer key: " + peer_key.error());
     co_return;
   }
-  auto blob = co_await on_pool([f, k = *own_key, p = *peer_key] { return wire::seal_rts(f, k, p); });
+  auto seal_job = [f, k = *own_key, p = *peer_key] { return wire::seal_rts(f, k, p); };
+  auto blob = co_await on_pool(std::move(seal_job));
   if (!blob) {
     retry("cannot build the RTS: " + blob.error());
     co_return;

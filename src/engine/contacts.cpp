@@ -40,6 +40,10 @@ std::optional<std::string> identity_of_uri(std::string_view uri) {
 // A contact named by address, identity id, petname, or a unique prefix of address or petname.
 static Result<ContactRow> find_contact(Engine::Impl& impl, std::int64_t account_id, const std::string& typed) {
   const std::string want = lower(typed);
+  // An address names its identity; the local part carries no routing information.
+  if (auto parsed = freemail::parse_address(typed)) {
+    if (auto c = impl.contact_by_identity(account_id, parsed->identity.base64_id()); c && c->state != "removed") return *c;
+  }
   SQLite::Statement q(impl.db, "SELECT id, address, petname, identity_id FROM contact WHERE account_id = ? AND state != 'removed'");
   q.bind(1, account_id);
   std::vector<std::int64_t> prefix;

@@ -385,6 +385,9 @@ Engine::~Engine() {
 }
 
 void Engine::start() {
+  if (impl_->deps.unlock_mailbox)
+    for (const auto& a : impl_->all_accounts())
+      if (auto key = mailbox_key(a.address)) impl_->deps.unlock_mailbox(a.address, *key);
   impl_->running = true;
   impl_->stopping = false;
   asio::post(impl_->deps.io, [this] { wake(); });

@@ -25,6 +25,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -47,6 +48,9 @@ struct EngineDeps {
   const crypto::SealedBox& secrets;   // seals keys and outbox bodies at rest
   LogSink log;
   NodeStatus node_status;             // host/port/embedded for status()
+  // Called with each account's mailbox storage key when the engine starts and when an account is
+  // created (the daemon passes it to MailboxStore::unlock).
+  std::function<void(const std::string& account, const std::array<std::uint8_t, 32>& key)> unlock_mailbox;
 };
 
 class Engine final : public Control, public Submission, public LoginCheck {

@@ -14,6 +14,7 @@
 #include <SQLiteCpp/Transaction.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -82,16 +83,20 @@ struct Engine::Impl {
   void schedule_pass();
   void arm_timer();
 
-  // CPU-heavy work on the pool; resumes on the io thread.
+  // CPU-heavy work on the pool; resumes on the io thread. Not a coroutine itself, and callers
+  // pass a named callable: g++ 12 destroys a lambda temporary inside a co_await expression twice.
   template <class F>
   boost::asio::awaitable<std::invoke_result_t<F>> on_pool(F f) {
     using R = std::invoke_result_t<F>;
-    // Asio hands the result over default-constructed first: carry it in an optional.
-    auto result = co_await boost::asio::co_spawn(
-        pool.get_executor(),
-        [f = std::move(f)]() mutable -> boost::asio::awaitable<std::optional<R>> { co_return std::optional<R>(f()); },
+    return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(R)>(
+        [this, f = std::move(f)](auto handler) mutable {
+          auto done = std::make_shared<decltype(handler)>(std::move(handler));
+          boost::asio::post(pool, [this, f = std::move(f), done]() mutable {
+            auto result = std::make_shared<R>(f());
+            boost::asio::post(deps.io, [done, result]() mutable { (*done)(std::move(*result)); });
+          });
+        },
         boost::asio::use_awaitable);
-    co_return std::move(*result);
   }
 
   std::string seal(std::string_view plain, std::string_view where) const { return secrets.seal(plain, where); }

@@ -12,9 +12,11 @@ namespace {
 constexpr const char* wot_plugin = "plugins.WebOfTrust.WebOfTrust";
 
 // Turns fcp::Client's callback style into an awaitable: `start(callback)` begins the request.
+// A plain function, and callers pass a named callable: g++ 12 destroys a lambda temporary inside
+// a co_await expression twice.
 template <class T, class Start>
 asio::awaitable<T> await_callback(Start start) {
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
       [start = std::move(start)](auto handler) mutable {
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
         start([shared](T value) { (*shared)(std::move(value)); });
@@ -67,18 +69,18 @@ std::vector<InFlight> FcpNode::in_flight() const { return {in_flight_.begin(), i
 
 asio::awaitable<NodeResult<SskKeypair>> FcpNode::generate_ssk() {
   Tracked guard{*this, track("generate-ssk", "new channel key")};
-  auto r = co_await await_callback<fcp::Outcome<fcp::SskKeypair>>(
-      [this](auto cb) { client_.generate_ssk(std::move(cb)); });
+  auto start = [this](auto cb) { client_.generate_ssk(std::move(cb)); };
+  auto r = co_await await_callback<fcp::Outcome<fcp::SskKeypair>>(std::move(start));
   if (!r) co_return std::unexpected(to_node_error(r.error()));
   co_return SskKeypair{r->insert_uri, r->request_uri};
 }
 
 asio::awaitable<NodeResult<std::string>> FcpNode::put(std::string uri, std::string data, std::string what) {
   Tracked guard{*this, track("put", std::move(what))};
-  auto r = co_await await_callback<fcp::Outcome<fcp::PutResult>>(
-      [this, uri = std::move(uri), data = std::move(data)](auto cb) mutable {
-        client_.put(std::move(uri), std::move(data), fcp::PutOptions{}, std::move(cb));
-      });
+  auto start = [this, uri = std::move(uri), data = std::move(data)](auto cb) mutable {
+    client_.put(std::move(uri), std::move(data), fcp::PutOptions{}, std::move(cb));
+  };
+  auto r = co_await await_callback<fcp::Outcome<fcp::PutResult>>(std::move(start));
   if (!r) co_return std::unexpected(to_node_error(r.error()));
   co_return r->uri;
 }
@@ -88,10 +90,10 @@ asio::awaitable<NodeResult<std::string>> FcpNode::get(std::string uri, std::size
   fcp::GetOptions options;
   options.max_size = max_size;
   options.max_retries = 0;  // polling: one attempt per poll, the scheduler decides when to retry
-  auto r = co_await await_callback<fcp::Outcome<fcp::GetResult>>(
-      [this, uri = std::move(uri), options](auto cb) mutable {
-        client_.get(std::move(uri), options, std::move(cb));
-      });
+  auto start = [this, uri = std::move(uri), options](auto cb) mutable {
+    client_.get(std::move(uri), options, std::move(cb));
+  };
+  auto r = co_await await_callback<fcp::Outcome<fcp::GetResult>>(std::move(start));
   if (!r) co_return std::unexpected(to_node_error(r.error()));
   co_return std::move(r->data);
 }
@@ -102,10 +104,10 @@ asio::awaitable<NodeResult<WotFields>> FcpNode::wot(WotFields params) {
   std::vector<std::pair<std::string, std::string>> list(params.begin(), params.end());
   // Message first, as WoT clients do.
   std::stable_partition(list.begin(), list.end(), [](const auto& p) { return p.first == "Message"; });
-  auto r = co_await await_callback<fcp::Outcome<fcp::PluginReply>>(
-      [this, list = std::move(list)](auto cb) mutable {
-        client_.plugin_message(wot_plugin, std::move(list), std::nullopt, std::move(cb));
-      });
+  auto start = [this, list = std::move(list)](auto cb) mutable {
+    client_.plugin_message(wot_plugin, std::move(list), std::nullopt, std::move(cb));
+  };
+  auto r = co_await await_callback<fcp::Outcome<fcp::PluginReply>>(std::move(start));
   if (!r) co_return std::unexpected(to_node_error(r.error()));
   WotFields replies;
   constexpr std::string_view prefix = "Replies.";

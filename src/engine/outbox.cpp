@@ -40,9 +40,10 @@ Result<std::string> Engine::Impl::resolve(const AccountRow& account, std::string
     if (address == want || (!petname.empty() && petname == want)) return address;
     if (address.starts_with(want) || (!petname.empty() && petname.starts_with(want))) prefix.push_back(address);
   }
-  // 2. a full Freemail address
+  // 2. a full Freemail address (a known contact keeps the address it is known under)
   if (auto parsed = freemail::parse_address(typed)) {
-    if (parsed->identity.base64_id() == account.identity_id) return parsed->address();  // to self
+    if (auto c = contact_by_identity(account.id, parsed->identity.base64_id()); c && c->state != "removed" && c->state != "denied")
+      return c->address;
     return parsed->address();
   }
   if (prefix.size() == 1) return prefix.front();

@@ -124,7 +124,8 @@ asio::awaitable<void> Engine::Impl::process_rts(std::int64_t inbox_id) {
   if (blob.size() > cfg.max_rts_size) co_return drop("too large");
   auto own_key = private_key(account_id);
   if (!own_key) co_return drop(own_key.error());
-  auto opened = co_await on_pool([blob, k = *own_key] { return wire::open_rts(blob, k); });
+  auto open_job = [blob, k = *own_key] { return wire::open_rts(blob, k); };
+  auto opened = co_await on_pool(std::move(open_job));
   if (!opened) co_return drop("not readable with our key (" + opened.error() + ")");
   const auto& f = opened->fields;
   if (f.to != account->identity_id) co_return drop("addressed to someone else");
@@ -140,7 +141,7 @@ asio::awaitable<void> Engine::Impl::process_rts(std::int64_t inbox_id) {
   if (!sender_id) co_return drop("bad mailsite field: " + sender_id.error());
   auto sender_identity = freemail::identity_from_base64_id(*sender_id);
   if (!sender_identity) co_return drop("bad sender identity: " + sender_identity.error());
-  const std::string sender_address = "mail@" + sender_identity->domain();
+  std::string sender_address = "mail@" + sender_identity->domain();  // local part from WoT below
   auto contact = contact_by_identity(account_id, *sender_id);
   if (contact && (contact->state == "denied" || contact->state == "revoked"))
     co_return drop("sender " + contact->address + " is " + contact->state);
@@ -159,7 +160,8 @@ asio::awaitable<void> Engine::Impl::process_rts(std::int64_t inbox_id) {
   if (!page) co_return drop("the sender's mailpage is unusable: " + page.error());
   auto sender_key = crypto::RsaPublicKey::from_bytes(page->modulus, page->public_exponent);
   if (!sender_key) co_return drop("the sender's key is unusable: " + sender_key.error());
-  const bool valid = co_await on_pool([rts = *opened, k = *sender_key] { return wire::verify_rts(rts, k); });
+  auto verify_job = [rts = *opened, k = *sender_key] { return wire::verify_rts(rts, k); };
+  const bool valid = co_await on_pool(std::move(verify_job));
   if (!valid) co_return drop("the signature does not match the sender's key");
   auto public_text = freemail::write_mailpage(*page);
   if (!public_text) co_return drop(public_text.error());
@@ -170,6 +172,7 @@ asio::awaitable<void> Engine::Impl::process_rts(std::int64_t inbox_id) {
   if (auto who = co_await node.wot(std::move(wot_params_0));
       who && who->count("Nickname"))
     nickname = (*who)["Nickname"];
+  if (!nickname.empty()) sender_address = freemail::local_part_from_nickname(nickname) + "@" + sender_identity->domain();
 
   contact = contact_by_identity(account_id, *sender_id);
   SQLite::Transaction tx(db);

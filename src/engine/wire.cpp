@@ -75,8 +75,9 @@ std::expected<ChannelPayload, std::string> parse_payload(std::string_view bytes)
 }
 
 // ---- our signature -----------------------------------------------------------------------------
-// fcpmail.signature=<Freenet base64 of SHA-256(mail)^d mod n>: raw RSA over the digest, the
-// same construction Freemail uses to sign RTSs, with the key published on the sender's mailpage.
+// fcpmail.signature=<Freenet base64 of RSASSA-PKCS1-v1_5/SHA-256 over the mail as sent>, signed with
+// the account's Freemail RSA key, so the receiver checks it with the key on the sender's mailpage.
+// A channel payload prop: Freemail receivers ignore it.
 
 std::string_view to_string(SignatureState s) {
   switch (s) {
@@ -88,19 +89,14 @@ std::string_view to_string(SignatureState s) {
 }
 
 std::expected<std::string, std::string> sign_message(std::string_view rfc822, const crypto::RsaPrivateKey& key) {
-  auto s = key.raw_private(crypto::sha256(rfc822));
-  if (!s) return std::unexpected(s.error());
-  return fcp::freenet_base64_encode(*s);
+  return fcp::freenet_base64_encode(key.sign_pkcs1v15_sha256(rfc822));
 }
 
 SignatureState verify_message(std::string_view rfc822, std::string_view signature, const crypto::RsaPublicKey& key) {
   if (signature.empty()) return SignatureState::absent;
   auto raw = fcp::freenet_base64_decode(signature);
-  if (!raw || raw->size() != key.block_size()) return SignatureState::invalid;
-  auto m = key.raw_public(*raw);
-  if (!m) return SignatureState::invalid;
-  return crypto::strip_leading_zeros(*m) == crypto::strip_leading_zeros(crypto::sha256(rfc822)) ? SignatureState::valid
-                                                                                                  : SignatureState::invalid;
+  if (!raw) return SignatureState::invalid;
+  return key.verify_pkcs1v15_sha256(rfc822, *raw) ? SignatureState::valid : SignatureState::invalid;
 }
 
 std::expected<std::string, std::string> filter_outgoing(std::string_view rfc822, std::string_view sender_address,
