@@ -181,6 +181,10 @@ class Mailbox {
                                                            const std::string& folder) = 0;
   virtual MailboxResult<MessageMeta> message_meta(const std::string& account, const std::string& folder,
                                                   std::uint32_t uid) = 0;
+  // The metadata of many messages at once (FETCH ENVELOPE or SEARCH over a whole folder): one
+  // entry per UID in the order given, nullopt for a UID that is not in the folder.
+  virtual MailboxResult<std::vector<std::optional<MessageMeta>>> message_metas(
+      const std::string& account, const std::string& folder, std::span<const std::uint32_t> uids) = 0;
   // The message as stored (RFC 822 octets).
   virtual MailboxResult<std::string> read_message(const std::string& account, const std::string& folder,
                                                   std::uint32_t uid) = 0;

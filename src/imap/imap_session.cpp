@@ -569,6 +569,7 @@ void Session::unselect() {
   }
   folder_.clear();
   view_.clear();
+  plan_meta({});
   loaded_ = {};
   if (state_ == State::selected) state_ = State::authenticated;
 }
@@ -856,7 +857,10 @@ void Session::report_expunges(std::string& out) {
       ++removed;
     }
   }
-  if (removed) std::erase_if(view_, [](const Entry& e) { return e.expunged; });
+  if (removed) {
+    std::erase_if(view_, [](const Entry& e) { return e.expunged; });
+    plan_meta({});  // indices moved
+  }
 }
 
 void Session::sync(std::string& out, bool allow_expunge, bool force) {
@@ -947,10 +951,33 @@ const Session::Loaded* Session::load(std::uint32_t uid) {
   return &loaded_;
 }
 
-std::optional<MessageMeta> Session::meta(std::uint32_t uid) {
-  auto m = mailbox_.message_meta(account_, folder_, uid);
-  if (!m) return std::nullopt;
-  return std::move(*m);
+void Session::plan_meta(std::vector<std::size_t> wanted) {
+  metas_.wanted = std::move(wanted);
+  metas_.first = 0;
+  metas_.metas.clear();
+}
+
+const MessageMeta* Session::meta_at(std::size_t idx) {
+  constexpr std::size_t batch = 256;
+  auto& w = metas_;
+  auto pos = static_cast<std::size_t>(std::lower_bound(w.wanted.begin(), w.wanted.end(), idx) - w.wanted.begin());
+  if (pos >= w.wanted.size() || w.wanted[pos] != idx) {
+    // Not planned: load it alone.
+    plan_meta({idx});
+    pos = 0;
+  }
+  if (pos < w.first || pos >= w.first + w.metas.size()) {
+    std::vector<std::uint32_t> uids;
+    std::size_t end = std::min(w.wanted.size(), pos + batch);
+    for (std::size_t k = pos; k < end; ++k) uids.push_back(view_[w.wanted[k]].uid);
+    auto r = mailbox_.message_metas(account_, folder_, uids);
+    w.first = pos;
+    w.metas.clear();
+    if (r) w.metas = std::move(*r);
+    else w.metas.assign(uids.size(), std::nullopt);
+  }
+  auto& m = w.metas[pos - w.first];
+  return m ? &*m : nullptr;
 }
 
 void Session::cmd_search(const Command& c, std::string& out, bool uid, std::size_t a0) {
@@ -972,16 +999,16 @@ void Session::cmd_search(const Command& c, std::string& out, bool uid, std::size
   using Op = SearchKey::Op;
   const std::uint32_t n = static_cast<std::uint32_t>(view_.size());
   const std::uint32_t max_uid = view_.empty() ? 0 : view_.back().uid;
-  std::optional<MessageMeta> cur_meta;
-  std::uint32_t cur_meta_uid = 0;
   bool failed = false;
-  auto get_meta = [&](std::uint32_t u) -> const MessageMeta* {
-    if (cur_meta_uid != u) {
-      cur_meta = meta(u);
-      cur_meta_uid = u;
-    }
-    if (!cur_meta) failed = true;
-    return cur_meta ? &*cur_meta : nullptr;
+  {
+    std::vector<std::size_t> all(view_.size());
+    for (std::size_t k = 0; k < all.size(); ++k) all[k] = k;
+    plan_meta(std::move(all));
+  }
+  auto get_meta = [&](std::size_t idx) -> const MessageMeta* {
+    auto m = meta_at(idx);
+    if (!m) failed = true;
+    return m;
   };
   auto day_of = [](std::int64_t t) { return (t >= 0 ? t : t - 86399) / 86400 * 86400; };
   std::function<bool(const SearchKey&, std::size_t)> match = [&](const SearchKey& k, std::size_t idx) -> bool {
@@ -1014,7 +1041,7 @@ void Session::cmd_search(const Command& c, std::string& out, bool uid, std::size
       case Op::sent_before:
       case Op::sent_on:
       case Op::sent_since: {
-        auto m = get_meta(e.uid);
+        auto m = get_meta(idx);
         if (!m || m->sent_date == 0) return false;
         // The date as written (in its own zone), without the time.
         std::int64_t d = day_of(m->sent_date + m->sent_date_zone * 60LL);
@@ -1027,7 +1054,7 @@ void Session::cmd_search(const Command& c, std::string& out, bool uid, std::size
       case Op::cc:
       case Op::bcc:
       case Op::subject: {
-        auto m = get_meta(e.uid);
+        auto m = get_meta(idx);
         if (!m) return false;
         const std::string& v = k.op == Op::from ? m->from : k.op == Op::to ? m->to : k.op == Op::cc ? m->cc
                               : k.op == Op::bcc ? m->bcc : m->subject;
@@ -1105,12 +1132,13 @@ void Session::cmd_fetch(const Command& c, std::string& out, bool uid, std::size_
     }
   }
   bool missing = false;
+  if (needs_meta) plan_meta(*idx);
   for (auto i : *idx) {
     Entry& e = view_[i];
     if (e.expunged) { missing = true; continue; }
-    std::optional<MessageMeta> m;
+    const MessageMeta* m = nullptr;
     if (needs_meta) {
-      m = meta(e.uid);
+      m = meta_at(i);
       if (!m) { missing = true; continue; }
     }
     std::string r = "* " + std::to_string(i + 1) + " FETCH (";

@@ -110,7 +110,16 @@ class Session {
     mime::Part root;
   };
   const Loaded* load(std::uint32_t uid);
-  std::optional<MessageMeta> meta(std::uint32_t uid);
+  // Metadata of view_[idx], loaded in batches along `wanted` (the ascending indices the current
+  // command will visit), so a FETCH or SEARCH over 10,000 messages makes ~40 store calls.
+  const MessageMeta* meta_at(std::size_t idx);
+  void plan_meta(std::vector<std::size_t> wanted);
+  struct MetaWindow {
+    std::vector<std::size_t> wanted;
+    std::size_t first = 0;                       // position in `wanted` of metas[0]
+    std::vector<std::optional<MessageMeta>> metas;
+  };
+  MetaWindow metas_;
 
   Mailbox& mailbox_;
   LoginCheck& login_;

@@ -124,7 +124,11 @@ int main(int argc, char** argv) {
   }
   try {
     SQLite::Database db(db_path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    if (db_path != ":memory:") db.exec("PRAGMA journal_mode=WAL");
+    if (db_path != ":memory:") {
+      // As the daemon opens its database (src/store/database.cpp).
+      db.exec("PRAGMA journal_mode=WAL");
+      db.exec("PRAGMA synchronous=NORMAL");
+    }
     fcpmail::MailboxStore store(db);
     fcpmail::crypto::Key256 key{};
     for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(i * 7 + 1);

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <set>
+#include <unordered_map>
 
 namespace fcpmail {
 
@@ -750,6 +751,62 @@ MailboxResult<MessageMeta> MailboxStore::message_meta(const std::string& account
       if (!meta) return std::unexpected(MailboxError::corrupt);
       return *meta;
     }
+  });
+}
+
+MailboxResult<std::vector<std::optional<MessageMeta>>> MailboxStore::message_metas(
+    const std::string& account, const std::string& folder, std::span<const std::uint32_t> uids) {
+  return guarded([&]() -> MailboxResult<std::vector<std::optional<MessageMeta>>> {
+    std::lock_guard lock(mutex_);
+    auto b = box(account);
+    if (!b) return std::unexpected(b.error());
+    auto f = find_folder(account, folder);
+    if (!f) return std::unexpected(f.error());
+    std::vector<std::optional<MessageMeta>> out(uids.size());
+    if (uids.empty()) return out;
+    const std::string ad = meta_ad(account);
+    auto decode = [&](const SQLite::Column& col) -> MailboxResult<MessageMeta> {
+      std::string_view sealed(static_cast<const char*>(col.getBlob()), static_cast<std::size_t>(col.getBytes()));
+      auto plain = (*b)->open(sealed, ad);
+      if (!plain) return std::unexpected(MailboxError::corrupt);
+      auto meta = deserialize(*plain);
+      if (!meta) return std::unexpected(MailboxError::corrupt);
+      return std::move(*meta);
+    };
+    auto [lo, hi] = std::minmax_element(uids.begin(), uids.end());
+    if (static_cast<std::uint64_t>(*hi - *lo) < uids.size() * 4ull) {
+      // Dense: one range scan, matched back to the requested order.
+      std::unordered_map<std::uint32_t, std::size_t> where;
+      where.reserve(uids.size());
+      for (std::size_t i = 0; i < uids.size(); ++i) where.emplace(uids[i], i);
+      SQLite::Statement q(db_, "SELECT uid, meta FROM mbx_message WHERE folder_id = ? AND uid BETWEEN ? AND ?");
+      q.bind(1, f->id);
+      q.bind(2, static_cast<std::int64_t>(*lo));
+      q.bind(3, static_cast<std::int64_t>(*hi));
+      while (q.executeStep()) {
+        auto it = where.find(static_cast<std::uint32_t>(q.getColumn(0).getInt64()));
+        if (it == where.end()) continue;
+        auto m = decode(q.getColumn(1));
+        if (!m) return std::unexpected(m.error());
+        out[it->second] = std::move(*m);
+        // Duplicated UIDs in the request get a copy.
+        for (std::size_t i = it->second + 1; i < uids.size(); ++i)
+          if (uids[i] == uids[it->second]) out[i] = out[it->second];
+      }
+    } else {
+      SQLite::Statement q(db_, "SELECT meta FROM mbx_message WHERE folder_id = ? AND uid = ?");
+      for (std::size_t i = 0; i < uids.size(); ++i) {
+        q.bind(1, f->id);
+        q.bind(2, static_cast<std::int64_t>(uids[i]));
+        if (q.executeStep()) {
+          auto m = decode(q.getColumn(0));
+          if (!m) return std::unexpected(m.error());
+          out[i] = std::move(*m);
+        }
+        q.reset();
+      }
+    }
+    return out;
   });
 }
 

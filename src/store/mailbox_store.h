@@ -55,6 +55,8 @@ class MailboxStore final : public Mailbox {
                                                    const std::string& folder) override;
   MailboxResult<MessageMeta> message_meta(const std::string& account, const std::string& folder,
                                           std::uint32_t uid) override;
+  MailboxResult<std::vector<std::optional<MessageMeta>>> message_metas(
+      const std::string& account, const std::string& folder, std::span<const std::uint32_t> uids) override;
   MailboxResult<std::string> read_message(const std::string& account, const std::string& folder,
                                           std::uint32_t uid) override;
   MailboxResult<AppendResult> append(const std::string& account, const std::string& folder,
