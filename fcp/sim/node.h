@@ -119,6 +119,9 @@ class Node : public std::enable_shared_from_this<Node> {
   // Waiting fetches (MaxRetries=-1): retried when the slot (or USK) gets data.
   void wait_for(const std::string& key, std::uint64_t token, std::function<void()> retry);
   void cancel_wait(std::uint64_t token);
+  // Bound on waiting fetches node-wide; beyond it a fetch fails as Data not found at once.
+  static constexpr std::size_t kMaxWaiters = 100000;
+  std::size_t waiter_count() const { return waiter_count_; }
   // Called after every new document: waiters and USK subscriptions.
   void on_stored(const std::string& slot);
   // A fetch succeeded on a USK edition: subscribers hear NewKnownGood=true.

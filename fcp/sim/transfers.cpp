@@ -250,7 +250,7 @@ void Node::start_get(std::shared_ptr<Request> r) {
   // otherwise it reports Data not found. (A tiny real network often answers 14 Route not found
   // instead; clients must treat 13, 14 and 28 alike as "not there yet".)
   auto not_found = [self, r, fail_later](const std::string& wait_key, std::optional<std::string> extra) {
-    if (r->max_retries == -1) {
+    if (r->max_retries == -1 && self->waiter_count() < Node::kMaxWaiters) {
       self->wait_for(wait_key, r->token, [self, r]() { self->start_get(r); });
       return;
     }
