@@ -301,6 +301,24 @@ class SearchParser {
 
 // ---- construction --------------------------------------------------------------------------
 
+class Session::OwnWrite {
+ public:
+  explicit OwnWrite(Watch& w) : w_(w) {
+    std::lock_guard lock(w_.mutex);
+    w_.own_write = true;
+    w_.writer = std::this_thread::get_id();
+  }
+  ~OwnWrite() {
+    std::lock_guard lock(w_.mutex);
+    w_.own_write = false;
+  }
+  OwnWrite(const OwnWrite&) = delete;
+  OwnWrite& operator=(const OwnWrite&) = delete;
+
+ private:
+  Watch& w_;
+};
+
 Session::Session(Mailbox& mailbox, LoginCheck& login, SessionOptions options)
     : mailbox_(mailbox), login_(login), options_(options), framer_(options.limits), watch_(std::make_shared<Watch>()) {
   // The listener may run on any thread, even after this session is gone: it holds the Watch only.
@@ -313,6 +331,8 @@ Session::Session(Mailbox& mailbox, LoginCheck& login, SessionOptions options)
       std::lock_guard lock(w->mutex);
       if (w->folder.empty() || e.account != w->account) return;
       if (e.kind != MailboxEvent::Kind::folders_changed && e.folder != w->folder) return;
+      if (e.kind != MailboxEvent::Kind::folders_changed && w->own_write && w->writer == std::this_thread::get_id())
+        return;
       w->dirty = true;
       wake = w->wake;
     }
@@ -570,6 +590,7 @@ void Session::unselect() {
   folder_.clear();
   view_.clear();
   plan_meta({});
+  search_cache_.clear();
   loaded_ = {};
   if (state_ == State::selected) state_ = State::authenticated;
 }
@@ -929,8 +950,10 @@ void Session::cmd_expunge(const Command& c, std::string& out, bool uid, std::siz
     out += c.tag + " NO [READ-ONLY] mailbox is read-only\r\n";
     return;
   }
+  std::optional<OwnWrite> own(std::in_place, *watch_);
   auto r = only ? mailbox_.expunge(account_, folder_, std::span<const std::uint32_t>(*only))
                 : mailbox_.expunge(account_, folder_);
+  own.reset();
   if (!r) return no(out, c.tag, r.error(), "cannot expunge");
   for (auto u : *r) {
     auto it = std::lower_bound(view_.begin(), view_.end(), u, [](const Entry& e, std::uint32_t x) { return e.uid < x; });
@@ -949,6 +972,19 @@ const Session::Loaded* Session::load(std::uint32_t uid) {
   loaded_.bytes = std::move(*bytes);
   loaded_.root = mime::parse(loaded_.bytes);
   return &loaded_;
+}
+
+const Session::SearchFields* Session::search_fields(std::size_t idx) {
+  auto uid = view_[idx].uid;
+  if (auto it = search_cache_.find(uid); it != search_cache_.end()) return &it->second;
+  const MessageMeta* m = meta_at(idx);
+  if (!m) return nullptr;
+  SearchFields f{m->from, m->to, m->cc, m->bcc, m->subject, 0};
+  if (m->sent_date != 0) {
+    std::int64_t local = m->sent_date + m->sent_date_zone * 60LL;
+    f.sent_day = (local >= 0 ? local : local - 86399) / 86400 * 86400;
+  }
+  return &search_cache_.emplace(uid, std::move(f)).first->second;
 }
 
 void Session::plan_meta(std::vector<std::size_t> wanted) {
@@ -1001,14 +1037,16 @@ void Session::cmd_search(const Command& c, std::string& out, bool uid, std::size
   const std::uint32_t max_uid = view_.empty() ? 0 : view_.back().uid;
   bool failed = false;
   {
-    std::vector<std::size_t> all(view_.size());
-    for (std::size_t k = 0; k < all.size(); ++k) all[k] = k;
-    plan_meta(std::move(all));
+    // Batches for the messages whose fields are not cached yet.
+    std::vector<std::size_t> todo;
+    for (std::size_t k = 0; k < view_.size(); ++k)
+      if (!search_cache_.contains(view_[k].uid)) todo.push_back(k);
+    plan_meta(std::move(todo));
   }
-  auto get_meta = [&](std::size_t idx) -> const MessageMeta* {
-    auto m = meta_at(idx);
-    if (!m) failed = true;
-    return m;
+  auto get_fields = [&](std::size_t idx) -> const SearchFields* {
+    auto f = search_fields(idx);
+    if (!f) failed = true;
+    return f;
   };
   auto day_of = [](std::int64_t t) { return (t >= 0 ? t : t - 86399) / 86400 * 86400; };
   std::function<bool(const SearchKey&, std::size_t)> match = [&](const SearchKey& k, std::size_t idx) -> bool {
@@ -1041,10 +1079,10 @@ void Session::cmd_search(const Command& c, std::string& out, bool uid, std::size
       case Op::sent_before:
       case Op::sent_on:
       case Op::sent_since: {
-        auto m = get_meta(idx);
-        if (!m || m->sent_date == 0) return false;
+        auto m = get_fields(idx);
+        if (!m || m->sent_day == 0) return false;
         // The date as written (in its own zone), without the time.
-        std::int64_t d = day_of(m->sent_date + m->sent_date_zone * 60LL);
+        std::int64_t d = m->sent_day;
         if (k.op == Op::sent_before) return d < k.n;
         if (k.op == Op::sent_on) return d == k.n;
         return d >= k.n;
@@ -1054,7 +1092,7 @@ void Session::cmd_search(const Command& c, std::string& out, bool uid, std::size
       case Op::cc:
       case Op::bcc:
       case Op::subject: {
-        auto m = get_meta(idx);
+        auto m = get_fields(idx);
         if (!m) return false;
         const std::string& v = k.op == Op::from ? m->from : k.op == Op::to ? m->to : k.op == Op::cc ? m->cc
                               : k.op == Op::bcc ? m->bcc : m->subject;
@@ -1120,7 +1158,10 @@ void Session::cmd_fetch(const Command& c, std::string& out, bool uid, std::size_
     if (!unseen.empty()) {
       Flags f;
       f.system = flag_seen;
-      if (auto r = mailbox_.store_flags(account_, folder_, unseen, FlagOp::add, f)) {
+      std::optional<OwnWrite> own(std::in_place, *watch_);
+      auto stored = mailbox_.store_flags(account_, folder_, unseen, FlagOp::add, f);
+      own.reset();
+      if (auto& r = stored) {
         for (auto& u : *r) {
           auto it = std::lower_bound(view_.begin(), view_.end(), u.uid, [](const Entry& e, std::uint32_t x) { return e.uid < x; });
           if (it != view_.end() && it->uid == u.uid) {
@@ -1241,7 +1282,9 @@ void Session::cmd_store(const Command& c, std::string& out, bool uid, std::size_
   Flags f;
   f.system = flags->system;
   f.keywords = flags->keywords;
+  std::optional<OwnWrite> own(std::in_place, *watch_);
   auto r = mailbox_.store_flags(account_, folder_, uids, op, f);
+  own.reset();
   if (!r) return no(out, c.tag, r.error(), "cannot store flags");
   for (auto& u : *r) {
     auto it = std::lower_bound(view_.begin(), view_.end(), u.uid, [](const Entry& e, std::uint32_t x) { return e.uid < x; });

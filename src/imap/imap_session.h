@@ -16,6 +16,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <unordered_map>
 
 namespace fcpmail::imap {
 
@@ -64,7 +66,12 @@ class Session {
     std::string account, folder;       // the selected folder, empty if none
     std::atomic<bool> dirty{false};
     std::function<void()> wake;
+    // While this session changes messages itself (it updates its own view from the results),
+    // the events of that change, delivered on its own thread, do not make it dirty.
+    bool own_write = false;
+    std::thread::id writer;
   };
+  class OwnWrite;
 
   void handle_command(const std::string& raw, std::string& out);
   void handle_continuation_line(const std::string& raw, std::string& out);
@@ -120,6 +127,13 @@ class Session {
     std::vector<std::optional<MessageMeta>> metas;
   };
   MetaWindow metas_;
+  // SEARCH's header fields by UID (a message's content never changes under its UID).
+  struct SearchFields {
+    std::string from, to, cc, bcc, subject;
+    std::int64_t sent_day = 0;   // the Date: header's day (in its own zone), 0 if none
+  };
+  const SearchFields* search_fields(std::size_t idx);
+  std::unordered_map<std::uint32_t, SearchFields> search_cache_;
 
   Mailbox& mailbox_;
   LoginCheck& login_;

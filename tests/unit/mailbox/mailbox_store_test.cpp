@@ -285,3 +285,23 @@ TEST_CASE("concurrent writers from several threads keep UIDs unique") {
   REQUIRE(list->size() == 100);
   CHECK(list->back().uid == 100);
 }
+
+TEST_CASE("message_metas: dense and sparse requests, order kept, missing UIDs are nullopt") {
+  Fixture f;
+  for (int i = 1; i <= 20; ++i) REQUIRE(f.store.deliver(alice, "INBOX", message(i), {}, i));
+  std::vector<std::uint32_t> dense{3, 1, 2, 99};
+  auto d = f.store.message_metas(alice, "INBOX", dense);
+  REQUIRE(d);
+  REQUIRE(d->size() == 4);
+  CHECK((*d)[0]->subject == "message 3");
+  CHECK((*d)[1]->subject == "message 1");
+  CHECK_FALSE((*d)[3].has_value());
+  std::vector<std::uint32_t> sparse{20, 1, 5000};
+  auto s = f.store.message_metas(alice, "INBOX", sparse);
+  REQUIRE(s);
+  CHECK((*s)[0]->subject == "message 20");
+  CHECK((*s)[1]->subject == "message 1");
+  CHECK_FALSE((*s)[2].has_value());
+  f.store.lock(alice);
+  CHECK(f.store.message_metas(alice, "INBOX", dense).error() == MailboxError::locked);
+}
