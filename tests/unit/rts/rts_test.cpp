@@ -9,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <set>
@@ -470,4 +471,60 @@ TEST_CASE("error names are stable") {
   std::set<std::string_view> names;
   for (int e = 0; e <= static_cast<int>(RtsError::expired); ++e) names.insert(to_string(static_cast<RtsError>(e)));
   CHECK(names.size() == 12);
+}
+
+TEST_CASE("property: random valid fields round-trip through encode_rts and accept_rts") {
+  const auto& sender = small_key(0);
+  const auto& me = small_key(2);
+  const std::string b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789~-";
+  auto random_b64 = [&](std::size_t n) {
+    std::string raw = crypto::random_bytes(n), out;
+    for (unsigned char c : raw) out.push_back(b64[c % 64]);
+    return out;
+  };
+  auto random_slot = [&] {
+    const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    std::string raw = crypto::random_bytes(52), out;
+    for (unsigned char c : raw) out.push_back(alphabet[c % 32]);
+    return out;
+  };
+  for (int i = 0; i < 200; ++i) {
+    const std::string r = crypto::random_bytes(8);
+    RtsFields f;
+    f.mailsite = "USK@" + random_b64(42 + static_cast<unsigned char>(r[0]) % 3) + "," + random_b64(42 + static_cast<unsigned char>(r[1]) % 3) + "," +
+                 random_b64(7) + "/mailsite/-" + std::to_string(static_cast<unsigned char>(r[2])) +
+                 "/mailpage";
+    f.to = random_b64(43);
+    f.channel = "SSK@" + random_b64(43) + "," + random_b64(43) + "," + random_b64(7) + "/";
+    f.initiator_slot = random_slot();
+    f.responder_slot = random_slot();
+    std::int64_t t = 0;
+    std::memcpy(&t, r.data(), sizeof t);
+    f.timeout_ms = (t & 0x3fffffffffffffffLL) + 10000;  // positive, with room for Q2 adjustment
+    REQUIRE(check_rts_fields(f));
+    auto enc = encode_rts(f, sender, me.public_key());
+    REQUIRE(enc);
+    CHECK(f.timeout_ms - enc->fields.timeout_ms < 10000);
+    auto got = accept_rts(enc->bytes, me, sender.public_key(), f.to, 0);
+    REQUIRE_MESSAGE(got, got.error().reason);
+    CHECK(*got == enc->fields);
+  }
+}
+
+TEST_CASE("property: random blobs and random plaintexts are rejected with a reason, never a crash") {
+  const auto& sender = small_key(0);
+  const auto& me = small_key(1);
+  for (int i = 0; i < 500; ++i) {
+    const std::size_t n = static_cast<unsigned char>(crypto::random_bytes(1)[0]) * 8;
+    auto r = open_rts(crypto::random_bytes(n), me);
+    REQUIRE_FALSE(r);
+    CHECK_FALSE(r.error().reason.empty());
+  }
+  for (int i = 0; i < 300; ++i) {
+    const std::size_t n = static_cast<unsigned char>(crypto::random_bytes(1)[0]) * 2;
+    std::string payload = crypto::random_bytes(n);
+    auto r = accept_rts(encrypt_payload(payload, me), me, sender.public_key(), "x", 0);
+    REQUIRE_FALSE(r);
+    CHECK_FALSE(r.error().reason.empty());
+  }
 }
