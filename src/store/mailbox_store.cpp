@@ -222,22 +222,27 @@ MailboxStore::MailboxStore(SQLite::Database& db, std::size_t max_message_size)
       " uidnext INTEGER NOT NULL DEFAULT 1,"
       " recent_uid INTEGER NOT NULL DEFAULT 1,"
       " UNIQUE(account, name))");
+  // Messages are small rows clustered by (folder, UID): listings are one range scan and a flag
+  // change rewrites a few dozen bytes. The sealed content lives apart (mbx_meta: ENVELOPE etc.,
+  // mbx_body: the message), so neither a flag change nor a listing ever touches it.
   db_.exec(
       "CREATE TABLE IF NOT EXISTS mbx_message ("
-      " id INTEGER PRIMARY KEY,"
-      " folder_id INTEGER NOT NULL REFERENCES mbx_folder(id) ON DELETE CASCADE,"
+      " folder_id INTEGER NOT NULL,"
       " uid INTEGER NOT NULL,"
       " flags INTEGER NOT NULL DEFAULT 0,"
       " keywords TEXT NOT NULL DEFAULT '',"
       " internal_date INTEGER NOT NULL,"
       " size INTEGER NOT NULL,"
-      " meta BLOB NOT NULL,"
-      " body BLOB NOT NULL)");
-  db_.exec("CREATE TABLE IF NOT EXISTS mbx_uidvalidity (account TEXT PRIMARY KEY, last INTEGER NOT NULL)");
-  // Covering index: listings (SELECT, FETCH FLAGS/RFC822.SIZE/INTERNALDATE) never touch rows.
+      " content INTEGER NOT NULL,"
+      " PRIMARY KEY (folder_id, uid)) WITHOUT ROWID");
+  db_.exec("CREATE TABLE IF NOT EXISTS mbx_meta (id INTEGER PRIMARY KEY, meta BLOB NOT NULL)");
+  db_.exec("CREATE TABLE IF NOT EXISTS mbx_body (id INTEGER PRIMARY KEY, body BLOB NOT NULL)");
   db_.exec(
-      "CREATE UNIQUE INDEX IF NOT EXISTS mbx_message_listing ON mbx_message"
-      " (folder_id, uid, flags, keywords, internal_date, size)");
+      "CREATE TRIGGER IF NOT EXISTS mbx_message_content_gone AFTER DELETE ON mbx_message BEGIN"
+      " DELETE FROM mbx_meta WHERE id = old.content;"
+      " DELETE FROM mbx_body WHERE id = old.content;"
+      " END");
+  db_.exec("CREATE TABLE IF NOT EXISTS mbx_uidvalidity (account TEXT PRIMARY KEY, last INTEGER NOT NULL)");
 }
 
 MailboxStore::~MailboxStore() = default;
@@ -389,17 +394,24 @@ MailboxResult<std::uint32_t> MailboxStore::insert_message(const std::string& acc
   std::string sealed_meta = (*b)->seal(serialize(meta), meta_ad(account));
   std::string sealed_body = (*b)->seal(msg, body_ad(account));
   std::uint32_t uid = f.uidnext;
+  SQLite::Statement body(db_, "INSERT INTO mbx_body (body) VALUES (?)");
+  body.bindNoCopy(1, sealed_body.data(), static_cast<int>(sealed_body.size()));
+  body.exec();
+  std::int64_t content = db_.getLastInsertRowid();
+  SQLite::Statement meta_row(db_, "INSERT INTO mbx_meta (id, meta) VALUES (?, ?)");
+  meta_row.bind(1, content);
+  meta_row.bindNoCopy(2, sealed_meta.data(), static_cast<int>(sealed_meta.size()));
+  meta_row.exec();
   SQLite::Statement ins(db_,
-                        "INSERT INTO mbx_message (folder_id, uid, flags, keywords, internal_date, size, meta, body)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+                        "INSERT INTO mbx_message (folder_id, uid, flags, keywords, internal_date, size, content)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)");
   ins.bind(1, f.id);
   ins.bind(2, static_cast<std::int64_t>(uid));
   ins.bind(3, static_cast<int>(flags.system & 0x1f));
   ins.bind(4, join_keywords(normalize_keywords(flags.keywords)));
   ins.bind(5, internal_date);
   ins.bind(6, static_cast<std::int64_t>(msg.size()));
-  ins.bindNoCopy(7, sealed_meta.data(), static_cast<int>(sealed_meta.size()));
-  ins.bindNoCopy(8, sealed_body.data(), static_cast<int>(sealed_body.size()));
+  ins.bind(7, content);
   ins.exec();
   SQLite::Statement upd(db_, "UPDATE mbx_folder SET uidnext = ? WHERE id = ?");
   upd.bind(1, static_cast<std::int64_t>(uid) + 1);
@@ -710,7 +722,7 @@ MailboxResult<std::vector<MessageInfo>> MailboxStore::messages(const std::string
     if (!f) return std::unexpected(f.error());
     SQLite::Statement q(db_,
                         "SELECT uid, flags, keywords, internal_date, size FROM mbx_message"
-                        " INDEXED BY mbx_message_listing WHERE folder_id = ? ORDER BY uid");
+                        " WHERE folder_id = ? ORDER BY uid");
     q.bind(1, f->id);
     std::vector<MessageInfo> out;
     while (q.executeStep()) {
@@ -739,7 +751,8 @@ MailboxResult<MessageMeta> MailboxStore::message_meta(const std::string& account
       b = *bx;
       auto f = find_folder(account, folder);
       if (!f) return std::unexpected(f.error());
-      SQLite::Statement q(db_, "SELECT meta FROM mbx_message WHERE folder_id = ? AND uid = ?");
+      SQLite::Statement q(db_, "SELECT m.meta FROM mbx_message x JOIN mbx_meta m ON m.id = x.content"
+                               " WHERE x.folder_id = ? AND x.uid = ?");
       q.bind(1, f->id);
       q.bind(2, static_cast<std::int64_t>(uid));
       if (!q.executeStep()) return std::unexpected(MailboxError::no_such_message);
@@ -779,7 +792,8 @@ MailboxResult<std::vector<std::optional<MessageMeta>>> MailboxStore::message_met
       std::unordered_map<std::uint32_t, std::size_t> where;
       where.reserve(uids.size());
       for (std::size_t i = 0; i < uids.size(); ++i) where.emplace(uids[i], i);
-      SQLite::Statement q(db_, "SELECT uid, meta FROM mbx_message WHERE folder_id = ? AND uid BETWEEN ? AND ?");
+      SQLite::Statement q(db_, "SELECT x.uid, m.meta FROM mbx_message x JOIN mbx_meta m ON m.id = x.content"
+                               " WHERE x.folder_id = ? AND x.uid BETWEEN ? AND ?");
       q.bind(1, f->id);
       q.bind(2, static_cast<std::int64_t>(*lo));
       q.bind(3, static_cast<std::int64_t>(*hi));
@@ -794,7 +808,8 @@ MailboxResult<std::vector<std::optional<MessageMeta>>> MailboxStore::message_met
           if (uids[i] == uids[it->second]) out[i] = out[it->second];
       }
     } else {
-      SQLite::Statement q(db_, "SELECT meta FROM mbx_message WHERE folder_id = ? AND uid = ?");
+      SQLite::Statement q(db_, "SELECT m.meta FROM mbx_message x JOIN mbx_meta m ON m.id = x.content"
+                               " WHERE x.folder_id = ? AND x.uid = ?");
       for (std::size_t i = 0; i < uids.size(); ++i) {
         q.bind(1, f->id);
         q.bind(2, static_cast<std::int64_t>(uids[i]));
@@ -818,7 +833,8 @@ MailboxResult<std::string> MailboxStore::read_message(const std::string& account
     if (!b) return std::unexpected(b.error());
     auto f = find_folder(account, folder);
     if (!f) return std::unexpected(f.error());
-    SQLite::Statement q(db_, "SELECT body FROM mbx_message WHERE folder_id = ? AND uid = ?");
+    SQLite::Statement q(db_, "SELECT b.body FROM mbx_message x JOIN mbx_body b ON b.id = x.content"
+                             " WHERE x.folder_id = ? AND x.uid = ?");
     q.bind(1, f->id);
     q.bind(2, static_cast<std::int64_t>(uid));
     if (!q.executeStep()) return std::unexpected(MailboxError::no_such_message);
@@ -846,7 +862,7 @@ MailboxResult<std::vector<FlagUpdate>> MailboxStore::store_flags(const std::stri
     Atomic tx(db_);
     {
       SQLite::Statement q(db_,
-                          "SELECT uid, flags, keywords FROM mbx_message INDEXED BY mbx_message_listing"
+                          "SELECT uid, flags, keywords FROM mbx_message"
                           " WHERE folder_id = ? AND uid BETWEEN ? AND ? ORDER BY uid");
       q.bind(1, f->id);
       q.bind(2, static_cast<std::int64_t>(*wanted.begin()));
@@ -895,7 +911,7 @@ MailboxResult<std::vector<std::uint32_t>> MailboxStore::expunge(
     Atomic tx(db_);
     {
       SQLite::Statement q(db_,
-                          "SELECT uid FROM mbx_message INDEXED BY mbx_message_listing"
+                          "SELECT uid FROM mbx_message"
                           " WHERE folder_id = ? AND (flags & 8) != 0 ORDER BY uid");
       q.bind(1, f->id);
       while (q.executeStep()) {
@@ -936,28 +952,59 @@ MailboxResult<CopyResult> MailboxStore::copy_locked(const std::string& account, 
   std::uint32_t next = dst->uidnext;
   Atomic tx(db_);
   {
-    // Sealed blobs are bound to the account, not the folder, so they copy as they are.
-    SQLite::Statement ins(db_,
-                          "INSERT INTO mbx_message (folder_id, uid, flags, keywords, internal_date, size, meta, body)"
-                          " SELECT ?, ?, flags, keywords, internal_date, size, meta, body FROM mbx_message"
+    // Sealed content is bound to the account, not the folder, so it copies as it is; a move only
+    // renumbers the small message row.
+    SQLite::Statement mv(db_, "UPDATE mbx_message SET folder_id = ?, uid = ? WHERE folder_id = ? AND uid = ?");
+    SQLite::Statement row(db_,
+                          "SELECT flags, keywords, internal_date, size, content FROM mbx_message"
                           " WHERE folder_id = ? AND uid = ?");
-    SQLite::Statement del(db_, "DELETE FROM mbx_message WHERE folder_id = ? AND uid = ?");
+    SQLite::Statement body(db_, "INSERT INTO mbx_body (body) SELECT body FROM mbx_body WHERE id = ?");
+    SQLite::Statement meta(db_, "INSERT INTO mbx_meta (id, meta) SELECT ?, meta FROM mbx_meta WHERE id = ?");
+    SQLite::Statement ins(db_,
+                          "INSERT INTO mbx_message (folder_id, uid, flags, keywords, internal_date, size, content)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?)");
     for (auto uid : sorted) {
-      ins.bind(1, dst->id);
-      ins.bind(2, static_cast<std::int64_t>(next));
-      ins.bind(3, src->id);
-      ins.bind(4, static_cast<std::int64_t>(uid));
-      int n = ins.exec();
-      ins.reset();
-      if (n == 0) continue;
+      if (move) {
+        mv.bind(1, dst->id);
+        mv.bind(2, static_cast<std::int64_t>(next));
+        mv.bind(3, src->id);
+        mv.bind(4, static_cast<std::int64_t>(uid));
+        int n = mv.exec();
+        mv.reset();
+        if (n == 0) continue;
+      } else {
+        row.bind(1, src->id);
+        row.bind(2, static_cast<std::int64_t>(uid));
+        if (!row.executeStep()) {
+          row.reset();
+          continue;
+        }
+        int flags = row.getColumn(0).getInt();
+        std::string keywords = row.getColumn(1).getString();
+        std::int64_t date = row.getColumn(2).getInt64();
+        std::int64_t size = row.getColumn(3).getInt64();
+        std::int64_t content = row.getColumn(4).getInt64();
+        row.reset();
+        body.bind(1, content);
+        body.exec();
+        body.reset();
+        std::int64_t copy = db_.getLastInsertRowid();
+        meta.bind(1, copy);
+        meta.bind(2, content);
+        meta.exec();
+        meta.reset();
+        ins.bind(1, dst->id);
+        ins.bind(2, static_cast<std::int64_t>(next));
+        ins.bind(3, flags);
+        ins.bind(4, keywords);
+        ins.bind(5, date);
+        ins.bind(6, size);
+        ins.bind(7, copy);
+        ins.exec();
+        ins.reset();
+      }
       out.source_uids.push_back(uid);
       out.dest_uids.push_back(next++);
-      if (move) {
-        del.bind(1, src->id);
-        del.bind(2, static_cast<std::int64_t>(uid));
-        del.exec();
-        del.reset();
-      }
     }
     SQLite::Statement upd(db_, "UPDATE mbx_folder SET uidnext = ? WHERE id = ?");
     upd.bind(1, static_cast<std::int64_t>(next));

@@ -90,12 +90,13 @@ TEST_CASE("deliver: UIDs increase, are never reused, bodies and metadata round-t
 TEST_CASE("bodies are sealed at rest and need the account's key") {
   Fixture f;
   REQUIRE(f.store.deliver(alice, "INBOX", message(7), {}, 1));
-  SQLite::Statement q(f.db, "SELECT body, meta FROM mbx_message");
+  SQLite::Statement q(f.db, "SELECT b.body, m.meta FROM mbx_body b JOIN mbx_meta m ON m.id = b.id");
   REQUIRE(q.executeStep());
   std::string body = q.getColumn(0).getString();
   std::string meta = q.getColumn(1).getString();
   CHECK(body.find("body 7") == std::string::npos);
   CHECK(meta.find("message 7") == std::string::npos);
+  CHECK_FALSE(q.executeStep());
   f.store.lock(alice);
   CHECK(f.store.read_message(alice, "INBOX", 1).error() == MailboxError::locked);
   CHECK(f.store.deliver(alice, "INBOX", message(8), {}, 1).error() == MailboxError::locked);
@@ -304,4 +305,24 @@ TEST_CASE("message_metas: dense and sparse requests, order kept, missing UIDs ar
   CHECK_FALSE((*s)[2].has_value());
   f.store.lock(alice);
   CHECK(f.store.message_metas(alice, "INBOX", dense).error() == MailboxError::locked);
+}
+
+TEST_CASE("expunged and deleted messages leave no sealed content behind; copies keep their own") {
+  Fixture f;
+  for (int i = 1; i <= 3; ++i) REQUIRE(f.store.deliver(alice, "INBOX", message(i), {flag_deleted, {}}, i));
+  REQUIRE(f.store.create_folder(alice, "Keep"));
+  REQUIRE(f.store.copy(alice, "INBOX", std::vector<std::uint32_t>{1}, "Keep"));
+  REQUIRE(f.store.move(alice, "INBOX", std::vector<std::uint32_t>{2}, "Keep"));
+  auto rows = [&](const char* table) {
+    return f.db.execAndGet(std::string("SELECT COUNT(*) FROM ") + table).getInt();
+  };
+  CHECK(rows("mbx_body") == 4);
+  REQUIRE(f.store.expunge(alice, "INBOX"));  // 1 and 3
+  CHECK(rows("mbx_body") == 2);
+  CHECK(rows("mbx_meta") == 2);
+  CHECK(f.store.read_message(alice, "Keep", 1) == message(1));
+  CHECK(f.store.read_message(alice, "Keep", 2) == message(2));
+  REQUIRE(f.store.delete_folder(alice, "Keep"));
+  CHECK(rows("mbx_body") == 0);
+  CHECK(rows("mbx_meta") == 0);
 }
