@@ -604,3 +604,46 @@ TEST_CASE("malformed input never takes the node down") {
   Client ok(sim.port(), "still-alive");
   generate(ok);
 }
+
+TEST_CASE("persistent put: PersistentPut twice, replayed with URIGenerated and PutSuccessful") {
+  RunningSim sim;
+  {
+    Client c(sim.port(), "pput");
+    Message m = put("KSK@persistent-put", "pput-1", "stored by a persistent put");
+    m.set("Persistence", "reboot");
+    c.send(m);
+    auto seq = c.until("PutSuccessful");
+    CHECK(names(seq) == std::vector<std::string>{"PersistentPut", "PersistentPut", "URIGenerated", "PutSuccessful"});
+    CHECK(field(seq[0], "Persistence") == "reboot");
+    CHECK(field(seq[0], "Started") == "false");
+  }
+  Client again(sim.port(), "pput");
+  auto replay = again.until("PutSuccessful");
+  CHECK(names(replay) == std::vector<std::string>{"PersistentPut", "URIGenerated", "PutSuccessful"});
+  CHECK(field(replay[0], "Started") == "true");
+  again.send(Message("RemoveRequest").set("Identifier", "pput-1"));
+  CHECK(again.next().name == "PersistentRequestRemoved");
+  again.send(Message("RemoveRequest").set("Identifier", "pput-1"));  // unknown now: no answer
+  CHECK(again.silent_for(200ms));
+}
+
+TEST_CASE("global requests reach only connections that watch the global queue") {
+  RunningSim sim;
+  Client owner(sim.port(), "global-owner");
+  Client watcher(sim.port(), "global-watcher");
+  watcher.send(Message("WatchGlobal").set("Enabled", "true"));
+  owner.send(put("KSK@global-data", "p", "global"));
+  owner.until("PutSuccessful");
+  owner.send(get("KSK@global-data", "gget").set("Persistence", "forever").set("Global", "true"));
+  CHECK(names(watcher.until("DataFound")) == std::vector<std::string>{"PersistentGet", "PersistentGet", "DataFound"});
+  CHECK(owner.silent_for(200ms));
+  owner.send(get("KSK@global-data", "bad").set("Global", "true"));  // global needs persistence
+  CHECK(field(owner.next(), "Code") == "16");
+}
+
+TEST_CASE("Verbosity bit 2: SendingToNetwork before a miss") {
+  RunningSim sim;
+  Client c(sim.port(), "verbose-miss");
+  c.send(get("KSK@absent", "g").set("Verbosity", "2"));
+  CHECK(names(c.until("GetFailed")) == std::vector<std::string>{"SendingToNetwork", "GetFailed"});
+}
