@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 
 #include <array>
+#include <malloc.h>
 #include <mutex>
 #include <set>
 
@@ -72,7 +73,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void send(std::string bytes) {
     if (bytes.empty() || done_) return;
-    pending_ += bytes;
+    if (pending_.empty()) pending_ = std::move(bytes);
+    else pending_ += bytes;
     if (!writing_) write();
   }
 
@@ -82,6 +84,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     pending_.clear();
     asio::async_write(socket_, asio::buffer(in_flight_), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
       self->writing_ = false;
+      // A large reply (FETCH 1:* of a big folder) should not stay resident once sent.
+      if (self->in_flight_.capacity() > (1u << 20)) {
+        std::string().swap(self->in_flight_);
+        ::malloc_trim(0);
+      }
       if (ec) return self->shutdown();
       if (!self->pending_.empty()) return self->write();
       self->maybe_finish();

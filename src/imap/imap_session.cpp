@@ -597,49 +597,61 @@ void Session::unselect() {
 
 void Session::cmd_select(const Command& c, std::string& out, bool examine) {
   if (c.args.size() != 1 || !c.args[0].is_astring()) return bad(out, c.tag, "SELECT takes a mailbox name");
-  bool was_selected = state_ == State::selected;
-  unselect();
-  if (was_selected) out += "* OK [CLOSED] previous mailbox closed\r\n";
   const std::string& name = c.args[0].text;
-  auto status = mailbox_.folder_status(account_, name);
-  if (!status) return no(out, c.tag, status.error(), "cannot select");
-  bool folder_read_only = false;
-  if (auto folders = mailbox_.list_folders(account_)) {
-    for (auto& f : *folders)
-      if (iequals(f.name, name) || f.name == name) folder_read_only = f.read_only;
-  }
-  // Register the watch before listing, so no change falls between the two.
   std::string canonical = iequals(name, "INBOX") ? std::string("INBOX") : name;
   if (canonical.size() > 6 && iequals(canonical.substr(0, 6), "INBOX/")) canonical = "INBOX" + canonical.substr(5);
-  {
-    std::lock_guard lock(watch_->mutex);
-    watch_->account = account_;
-    watch_->folder = canonical;
-    watch_->dirty = false;
+  bool was_selected = state_ == State::selected;
+  auto status = mailbox_.folder_status(account_, name);
+  // Selecting the folder that is already selected, the same way (clients re-SELECT INBOX to
+  // check for mail): the view, kept current by the change listener, is brought up to date
+  // silently instead of being listed again.
+  bool reuse = was_selected && status && canonical == folder_ && examine == examined_ &&
+               status->uidvalidity == uidvalidity_;
+  if (!reuse) unselect();
+  if (was_selected) out += "* OK [CLOSED] previous mailbox closed\r\n";
+  if (!status) return no(out, c.tag, status.error(), "cannot select");
+  if (reuse) {
+    std::string discarded;
+    sync(discarded, true);
+  } else {
+    bool folder_read_only = false;
+    if (auto folders = mailbox_.list_folders(account_)) {
+      for (auto& f : *folders)
+        if (f.name == canonical) folder_read_only = f.read_only;
+    }
+    // Register the watch before listing, so no change falls between the two.
+    {
+      std::lock_guard lock(watch_->mutex);
+      watch_->account = account_;
+      watch_->folder = canonical;
+      watch_->dirty = false;
+    }
+    auto list = mailbox_.messages(account_, name);
+    if (!list) {
+      unselect();
+      return no(out, c.tag, list.error(), "cannot select");
+    }
+    std::uint32_t recent_from = status->recent_from_uid;
+    if (!examine) {
+      if (auto r = mailbox_.take_recent(account_, name)) recent_from = *r;
+    }
+    folder_ = canonical;
+    examined_ = examine;
+    read_only_ = examine || folder_read_only;
+    uidvalidity_ = status->uidvalidity;
+    view_.clear();
+    view_.reserve(list->size());
+    for (auto& m : *list)
+      view_.push_back(Entry{m.uid, std::move(m.flags), m.internal_date, m.size, m.uid >= recent_from, false});
+    state_ = State::selected;
   }
-  auto list = mailbox_.messages(account_, name);
-  if (!list) {
-    unselect();
-    return no(out, c.tag, list.error(), "cannot select");
-  }
-  std::uint32_t recent_from = status->recent_from_uid;
-  if (!examine) {
-    if (auto r = mailbox_.take_recent(account_, name)) recent_from = *r;
-  }
-  folder_ = canonical;
-  read_only_ = examine || folder_read_only;
-  uidvalidity_ = status->uidvalidity;
-  view_.clear();
-  view_.reserve(list->size());
   std::uint32_t recent = 0, first_unseen = 0, uidnext = status->uidnext;
-  for (auto& m : *list) {
-    Entry e{m.uid, std::move(m.flags), m.internal_date, m.size, m.uid >= recent_from, false};
+  for (std::size_t i = 0; i < view_.size(); ++i) {
+    const Entry& e = view_[i];
     if (e.recent) ++recent;
-    if (!first_unseen && !(e.flags.system & flag_seen)) first_unseen = static_cast<std::uint32_t>(view_.size() + 1);
-    uidnext = std::max(uidnext, m.uid + 1);
-    view_.push_back(std::move(e));
+    if (!first_unseen && !(e.flags.system & flag_seen)) first_unseen = static_cast<std::uint32_t>(i + 1);
+    uidnext = std::max(uidnext, e.uid + 1);
   }
-  state_ = State::selected;
   out += "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n";
   if (read_only_) out += "* OK [PERMANENTFLAGS ()] read-only\r\n";
   else out += "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] flags permitted\r\n";

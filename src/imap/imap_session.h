@@ -146,6 +146,7 @@ class Session {
 
   std::string folder_;
   bool read_only_ = false;
+  bool examined_ = false;   // selected with EXAMINE
   std::uint32_t uidvalidity_ = 0;
   std::vector<Entry> view_;
 

@@ -15,6 +15,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <fstream>
+#include <malloc.h>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -97,6 +98,9 @@ const char* const seed_messages[] = {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Large replies are allocated with mmap and so returned to the system when freed, instead of
+  // growing the heap for good (glibc otherwise raises this threshold after the first big free).
+  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   unsigned short port = 0;
   std::string db_path = ":memory:";
   std::string user = "alice@test.freemail", password = "secret";

@@ -268,3 +268,21 @@ TEST_CASE("hostile input: garbage lines get BAD and finally BYE; mid-literal dat
   CHECK(d.s.closed());
   CHECK(has(out, "* BYE"));
 }
+
+TEST_CASE("selecting the selected folder again reports the current state, without EXPUNGE lines") {
+  World w;
+  Client a(w), b(w);
+  a.login_select();
+  b.login_select();
+  b.send("d STORE 1 +FLAGS.SILENT (\\Deleted \\Seen)");
+  b.send("e EXPUNGE");
+  REQUIRE(w.store.deliver(alice, "INBOX", msg(9), {}, 5));
+  auto out = a.send("s SELECT INBOX");
+  CHECK_FALSE(has(out, "EXPUNGE"));
+  CHECK(has(out, "* 3 EXISTS\r\n"));
+  CHECK(has(out, "* OK [UIDNEXT 5]"));
+  CHECK(has(out, "s OK [READ-WRITE]"));
+  CHECK(has(a.send("f FETCH 1:* UID"), "* 3 FETCH (UID 4)"));
+  CHECK(has(a.send("x EXAMINE INBOX"), "x OK [READ-ONLY]"));
+  CHECK(has(a.send("y STORE 1 +FLAGS (\\Seen)"), "y NO [READ-ONLY]"));
+}
