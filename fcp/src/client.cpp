@@ -11,6 +11,7 @@
 #include <boost/asio/write.hpp>
 
 #include "fcp/codec.h"
+#include "fcp/key_uri.h"
 
 namespace fcp {
 
@@ -109,6 +110,12 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
 
   Id put(std::string uri, std::string data, const PutOptions& o, std::function<void(Outcome<PutResult>)> done) {
     const Id id = o.identifier.empty() ? next_id() : o.identifier;
+    // fred does not consume the payload of a ClientPut it rejects, which forces a reconnect; refuse
+    // what it would reject for its URI here, before anything is sent.
+    if (auto problem = insert_uri_problem(uri)) {
+      post_call(std::move(done), Outcome<PutResult>(std::unexpected(local_failure(Failure::Kind::invalid_request, *problem))));
+      return id;
+    }
     Message m("ClientPut");
     m.set("URI", std::move(uri));
     m.set("Identifier", id);
@@ -246,6 +253,14 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     std::function<void(const UskUpdate&)> update;
     std::function<void(const Failure&)> failed;
   };
+
+  static std::optional<std::string> insert_uri_problem(std::string_view uri) {
+    auto parsed = parse_key_uri(uri);
+    if (!parsed) return "cannot insert to '" + std::string(uri) + "': " + parsed.error();
+    if ((parsed->type == KeyType::ssk || parsed->type == KeyType::usk) && parsed->has_keys() && !parsed->is_insert())
+      return "cannot insert to a request (public) key; an insert URI has the extra AQECAAE";
+    return std::nullopt;
+  }
 
   Id next_id() { return config_.identifier_prefix + std::to_string(++id_counter_); }
 

@@ -276,11 +276,17 @@ TEST_CASE("ProtocolError, IdentifierCollision and refused values") {
   client.start();
   std::optional<fcp::Outcome<fcp::GetResult>> bad_uri;
   std::optional<fcp::Outcome<fcp::SskKeypair>> collision;
-  std::optional<fcp::Outcome<fcp::PutResult>> injected;
+  std::optional<fcp::Outcome<fcp::PutResult>> injected, bad_put, public_key;
   client.get("notakey", {}, [&](auto r) { bad_uri = std::move(r); });
   client.generate_ssk([&](auto r) { collision = std::move(r); });
   client.put("KSK@a\nIdentifier=evil", "x", {}, [&](auto r) { injected = std::move(r); });
-  REQUIRE(run_until(io, [&] { return bad_uri && collision && injected; }));
+  client.put("notakey", "abc", {}, [&](auto r) { bad_put = std::move(r); });  // fred would desync on this one
+  client.put("SSK@HVQm2vbET~Oerw-CmFMbd4~sNI6ddk5yammhZ8WWGgY,aS9u~acdSmnll3qth~YTRdetANMNL~AwWe77UPro080,AQACAAE/x", "abc",
+             {}, [&](auto r) { public_key = std::move(r); });
+  REQUIRE(run_until(io, [&] { return bad_uri && collision && injected && bad_put && public_key; }));
+  CHECK(bad_put->error().kind == fcp::Failure::Kind::invalid_request);
+  CHECK(bad_put->error().description.find("no '@'") != std::string::npos);
+  CHECK(public_key->error().kind == fcp::Failure::Kind::invalid_request);
   CHECK(bad_uri->error().kind == fcp::Failure::Kind::protocol_error);
   CHECK(bad_uri->error().code == 4);
   CHECK(bad_uri->error().extra_description == "There is no @ in that URI!");
