@@ -46,19 +46,20 @@ std::string identity_of_request_uri(std::string_view uri) {
 
 void Engine::create_account(AccountCreateRequest request, Progress progress,
                             std::function<void(Result<AccountCreated>)> done) {
-  asio::co_spawn(
-      impl_->deps.io,
-      [this, request = std::move(request), progress = std::move(progress),
-       done = std::move(done)]() mutable -> asio::awaitable<void> {
-        Result<AccountCreated> result = std::unexpected(std::string("account creation failed"));
-        try {
-          result = co_await impl_->create_account_flow(std::move(request), progress ? progress : Progress([](auto, auto) {}));
-        } catch (const std::exception& e) {
-          result = std::unexpected(std::string("account creation failed: ") + e.what());
-        }
-        if (done) done(std::move(result));
-      },
-      asio::detached);
+  if (!progress) progress = [](std::string_view, std::string_view) {};
+  asio::co_spawn(impl_->deps.io, impl_->create_account_job(std::move(request), std::move(progress), std::move(done)),
+                 asio::detached);
+}
+
+asio::awaitable<void> Engine::Impl::create_account_job(AccountCreateRequest request, Progress progress,
+                                                       std::function<void(Result<AccountCreated>)> done) {
+  Result<AccountCreated> result = std::unexpected(std::string("account creation failed"));
+  try {
+    result = co_await create_account_flow(std::move(request), progress);
+  } catch (const std::exception& e) {
+    result = std::unexpected(std::string("account creation failed: ") + e.what());
+  }
+  if (done) done(std::move(result));
 }
 
 asio::awaitable<Result<AccountCreated>> Engine::Impl::create_account_flow(AccountCreateRequest request,
@@ -88,6 +89,7 @@ asio::awaitable<Result<AccountCreated>> Engine::Impl::create_account_flow(Accoun
                                 {"PublishTrustList", "true"}};
     auto r = co_await node.wot(std::move(wot_params_1));
     if (!r) co_return std::unexpected("WebOfTrust could not create the identity: " + r.error().description);
+    wot_seen = true;
     request_uri = (*r)["RequestURI"];
     insert_uri = (*r)["InsertURI"];
     identity_id = r->count("ID") ? (*r)["ID"] : identity_of_request_uri(request_uri);
@@ -250,6 +252,7 @@ asio::awaitable<void> Engine::Impl::announce_on_wot(std::int64_t account_id) {
          (!p ? p.error().description : c.error().description));
     co_return;
   }
+  wot_seen = true;
   SQLite::Statement u(db, "UPDATE account SET wot_announced = 1 WHERE id = ?");
   u.bind(1, account_id);
   u.exec();

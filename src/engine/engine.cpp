@@ -67,21 +67,22 @@ void Engine::Impl::warn(const std::string& line) {
   if (warnings.size() > 20) warnings.erase(warnings.begin());
 }
 
-void Engine::Impl::spawn(const std::string& key, std::function<asio::awaitable<void>()> work) {
+void Engine::Impl::spawn(const std::string& key, asio::awaitable<void> work) {
   if (stopping || busy.count(key)) return;
   busy.insert(key);
-  asio::co_spawn(
-      deps.io,
-      [this, key, work = std::move(work)]() -> asio::awaitable<void> {
-        try {
-          co_await work();
-        } catch (const std::exception& e) {
-          warn("internal error in " + key + ": " + e.what());
-        }
-        busy.erase(key);
-      },
-      asio::detached);
+  asio::co_spawn(deps.io, guarded(key, std::move(work)), asio::detached);
 }
+
+asio::awaitable<void> Engine::Impl::guarded(std::string key, asio::awaitable<void> work) {
+  try {
+    co_await std::move(work);
+  } catch (const std::exception& e) {
+    warn("internal error in " + key + ": " + e.what());
+  }
+  busy.erase(key);
+}
+
+asio::awaitable<void> Engine::Impl::republish(std::int64_t account_id) { co_await publish_mailsite(account_id); }
 
 void Engine::Impl::arm_timer() {
   if (!running) return;
@@ -112,9 +113,8 @@ void Engine::Impl::schedule_pass() {
 
   for (const auto& account : all_accounts()) {
     if (account.mailsite_next_at <= t)
-      spawn("mailsite:" + std::to_string(account.id), [this, id = account.id]() -> asio::awaitable<void> {
-        co_await publish_mailsite(id);
-      });
+      if (!is_busy("mailsite:" + std::to_string(account.id)))
+        spawn("mailsite:" + std::to_string(account.id), republish(account.id));
     ensure_rts_days(account);
   }
 
@@ -126,8 +126,8 @@ void Engine::Impl::schedule_pass() {
     while (q.executeStep()) {
       const auto account_id = q.getColumn(0).getInt64();
       const std::string day = q.getColumn(1).getString();
-      spawn("rts-poll:" + std::to_string(account_id) + ":" + day,
-            [this, account_id, day]() -> asio::awaitable<void> { co_await poll_rts_day(account_id, day); });
+      const std::string key = "rts-poll:" + std::to_string(account_id) + ":" + day;
+      if (!is_busy(key)) spawn(key, poll_rts_day(account_id, day));
     }
   }
   {  // fetched RTSs to check
@@ -135,8 +135,7 @@ void Engine::Impl::schedule_pass() {
     q.bind(1, t);
     while (q.executeStep()) {
       const auto id = q.getColumn(0).getInt64();
-      spawn("rts-process:" + std::to_string(id),
-            [this, id]() -> asio::awaitable<void> { co_await process_rts(id); });
+      if (!is_busy("rts-process:" + std::to_string(id))) spawn("rts-process:" + std::to_string(id), process_rts(id));
     }
   }
   // Unacked messages whose resend time came: back to dispatch (same id, new slot or new channel).
@@ -152,8 +151,7 @@ void Engine::Impl::schedule_pass() {
     while (q.executeStep()) {
       const auto id = q.getColumn(0).getInt64();
       const auto contact_id = q.getColumn(1).getInt64();
-      spawn("contact:" + std::to_string(contact_id),
-            [this, id]() -> asio::awaitable<void> { co_await dispatch_delivery(id); });
+      if (!is_busy("contact:" + std::to_string(contact_id))) spawn("contact:" + std::to_string(contact_id), dispatch_delivery(id));
     }
   }
   {  // RTS (re)sends
@@ -162,7 +160,7 @@ void Engine::Impl::schedule_pass() {
     q.bind(2, t);
     while (q.executeStep()) {
       const auto id = q.getColumn(0).getInt64();
-      spawn("rts-send:" + std::to_string(id), [this, id]() -> asio::awaitable<void> { co_await send_rts(id); });
+      if (!is_busy("rts-send:" + std::to_string(id))) spawn("rts-send:" + std::to_string(id), send_rts(id));
     }
   }
   {  // send items (CTS, messages, acks); a responder needs nothing more, an initiator neither
@@ -170,7 +168,7 @@ void Engine::Impl::schedule_pass() {
     q.bind(1, t);
     while (q.executeStep()) {
       const auto id = q.getColumn(0).getInt64();
-      spawn("send:" + std::to_string(id), [this, id]() -> asio::awaitable<void> { co_await insert_send_item(id); });
+      if (!is_busy("send:" + std::to_string(id))) spawn("send:" + std::to_string(id), insert_send_item(id));
     }
   }
   {  // channels to poll: accepted peer, public key known, not past the polling lifetime
@@ -180,7 +178,7 @@ void Engine::Impl::schedule_pass() {
     q.bind(3, t);
     while (q.executeStep()) {
       const auto id = q.getColumn(0).getInt64();
-      spawn("poll:" + std::to_string(id), [this, id]() -> asio::awaitable<void> { co_await poll_channel(id); });
+      if (!is_busy("poll:" + std::to_string(id))) spawn("poll:" + std::to_string(id), poll_channel(id));
     }
   }
   {  // channels past their polling lifetime are closed
@@ -400,6 +398,13 @@ void Engine::stop() {
   impl_->timer.cancel();
 }
 
+void Engine::set_mail_endpoints(std::string imap_host, int imap_port, std::string smtp_host, int smtp_port) {
+  config_.imap_host = std::move(imap_host);
+  config_.imap_port = imap_port;
+  config_.smtp_host = std::move(smtp_host);
+  config_.smtp_port = smtp_port;
+}
+
 void Engine::wake() {
   try {
     impl_->schedule_pass();
@@ -432,6 +437,7 @@ Status Engine::status() {
   s.node.connected = impl_->node.connected();
   s.node.version = impl_->node.version();
   s.node.connected_since = impl_->connected_since;
+  s.node.wot_available = impl_->wot_seen;
   s.accounts = accounts();
   auto count = [&db](const std::string& sql) { return db.execAndGet(sql).getInt(); };
   s.counts.held = count("SELECT COUNT(*) FROM delivery WHERE state = 'held'");

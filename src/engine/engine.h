@@ -104,6 +104,8 @@ class Engine final : public Control, public Submission, public LoginCheck {
   std::optional<std::array<std::uint8_t, 32>> mailbox_key(const std::string& account);
 
   const EngineConfig& config() const { return config_; }
+  // Where mail clients reach the daemon, once its listeners are bound (shown after account creation).
+  void set_mail_endpoints(std::string imap_host, int imap_port, std::string smtp_host, int smtp_port);
 
   struct Impl;  // defined in engine_impl.h, private to the engine's sources
 

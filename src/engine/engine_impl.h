@@ -72,13 +72,20 @@ struct Engine::Impl {
   std::map<std::int64_t, crypto::RsaPrivateKey> private_keys;  // unsealed once per account
   std::optional<TimePoint> connected_since;
   std::vector<std::string> warnings;  // recent problems, newest last
+  bool wot_seen = false;              // WebOfTrust has answered at least once
 
   // ---- basics ----
   static MillisSinceEpoch now();
   void log(const std::string& line);
   void warn(const std::string& line);
-  // Runs `work` as a coroutine unless work under `key` is already running.
-  void spawn(const std::string& key, std::function<boost::asio::awaitable<void>()> work);
+  // Runs `work` (a coroutine not started yet) unless work under `key` is already running.
+  // Coroutines here are member functions with by-value parameters, never lambdas with captures:
+  // g++ 12 mishandles the lifetime of capturing coroutine lambdas.
+  void spawn(const std::string& key, boost::asio::awaitable<void> work);
+  boost::asio::awaitable<void> guarded(std::string key, boost::asio::awaitable<void> work);
+  boost::asio::awaitable<void> republish(std::int64_t account_id);
+  boost::asio::awaitable<void> create_account_job(AccountCreateRequest request, Progress progress,
+                                                  std::function<void(Result<AccountCreated>)> done);
   bool is_busy(const std::string& key) const { return busy.count(key) > 0; }
   void schedule_pass();
   void arm_timer();

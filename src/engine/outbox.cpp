@@ -402,10 +402,7 @@ asio::awaitable<void> Engine::Impl::dispatch_delivery(std::int64_t delivery_id) 
   u.bind(3, delivery_id);
   u.exec();
   tx.commit();
-  spawn("send-wake", [this]() -> asio::awaitable<void> {
-    schedule_pass();
-    co_return;
-  });
+  asio::post(deps.io, [this] { schedule_pass(); });
 }
 
 }  // namespace fcpmail::engine

@@ -1,0 +1,293 @@
+// fcpmaild: the fcpmail daemon. Wiring only: data dir checks, the database, the node connection
+// (or the embedded simulated node), the engine, and the IMAP, SMTP and HTTP listeners.
+#include <utility>
+
+#include "crypto/sealed_box.h"
+#include "engine/engine.h"
+#include "engine/fcp_node.h"
+#include "fcp/client.h"
+#include "imap/imap_server.h"
+#include "sim_node.h"
+#include "smtp/smtp_server.h"
+#include "store/database.h"
+#include "store/mailbox_store.h"
+#include "web/control_files.h"
+#include "web/http_server.h"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+using namespace fcpmail;
+
+namespace {
+
+constexpr const char* usage = R"(usage: fcpmaild --data-dir DIR (--fcp HOST:PORT | --embedded-node) [options]
+
+fcpmail's daemon: a bridge between mail clients (IMAP, SMTP) and Hyphanet, speaking Freemail 0.2.
+
+  --data-dir DIR              where everything is kept (created 0700; refused if others can read it)
+  --fcp HOST:PORT             the Hyphanet node's FCP port (fred: 127.0.0.1:9481)
+  --embedded-node             run the simulated node inside the daemon, state in DIR/node.db
+  --imap-listen ADDR:PORT     IMAP for mail clients          (default 127.0.0.1:9143)
+  --smtp-listen ADDR:PORT     SMTP submission                (default 127.0.0.1:9025)
+  --http-listen ADDR:PORT     control API + web UI           (default 127.0.0.1:9080)
+                              (ports chosen not to collide with fred 8888/9481 or Freemail
+                              3025/3143/4025/4143; port 0 picks a free one, see DIR/control.json)
+  --no-imap, --no-smtp, --no-http   do not open that listener
+  --interval-scale F          multiply every protocol interval (defaults are Freemail's: mailsite
+                              republish 1 h, RTS poll 5 min, RTS resend 24 h, ack delay 0-12 h,
+                              channel send 7 d + poll 7 d, message resend 24 h); tests use 0.002
+  --outbound-approval manual|auto   submitted mail waits for `fcpmail outbox approve` (default manual)
+  --contact-requests manual|auto    RTSs from strangers wait for `fcpmail requests approve` (default manual)
+  --help                      this text
+)";
+
+std::string timestamp() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%d %H:%M:%S", &tm);
+  return buffer;
+}
+
+void log_line(std::string_view line) { std::cerr << timestamp() << " " << line << std::endl; }
+
+[[noreturn]] void fail(const std::string& why, int code = 1) {
+  std::cerr << "fcpmaild: " << why << "\n";
+  std::exit(code);
+}
+
+struct Options {
+  fs::path data_dir;
+  std::optional<std::string> fcp;
+  bool embedded = false;
+  std::string imap = "127.0.0.1:9143", smtp = "127.0.0.1:9025", http = "127.0.0.1:9080";
+  bool no_imap = false, no_smtp = false, no_http = false;
+  double scale = 1.0;
+  bool outbound_auto = false, requests_auto = false;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  auto value = [&](int& i) -> std::string {
+    if (i + 1 >= argc) fail(std::string(argv[i]) + " needs a value\n\n" + usage, 2);
+    return argv[++i];
+  };
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << usage;
+      std::exit(0);
+    } else if (a == "--data-dir") o.data_dir = value(i);
+    else if (a == "--fcp") o.fcp = value(i);
+    else if (a == "--embedded-node") o.embedded = true;
+    else if (a == "--imap-listen") o.imap = value(i);
+    else if (a == "--smtp-listen") o.smtp = value(i);
+    else if (a == "--http-listen") o.http = value(i);
+    else if (a == "--no-imap") o.no_imap = true;
+    else if (a == "--no-smtp") o.no_smtp = true;
+    else if (a == "--no-http") o.no_http = true;
+    else if (a == "--interval-scale") {
+      const auto v = value(i);
+      try {
+        o.scale = std::stod(v);
+      } catch (...) {
+        fail("--interval-scale needs a number, not " + v, 2);
+      }
+      if (!(o.scale > 0)) fail("--interval-scale must be above 0", 2);
+    } else if (a == "--outbound-approval" || a == "--contact-requests") {
+      const auto v = value(i);
+      if (v != "manual" && v != "auto") fail(a + " is manual or auto, not " + v, 2);
+      (a == "--outbound-approval" ? o.outbound_auto : o.requests_auto) = v == "auto";
+    } else fail("unknown option " + a + "\n\n" + usage, 2);
+  }
+  if (o.data_dir.empty()) fail(std::string("--data-dir is required\n\n") + usage, 2);
+  if (o.embedded == o.fcp.has_value()) fail(std::string("give exactly one of --fcp HOST:PORT and --embedded-node\n\n") + usage, 2);
+  return o;
+}
+
+void check_data_dir(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    if (!fs::create_directories(dir, ec)) fail("cannot create the data dir " + dir.string() + ": " + ec.message());
+    ::chmod(dir.c_str(), 0700);
+  }
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(dir.string() + " is not a directory");
+  if (st.st_mode & (S_IROTH | S_IWOTH | S_IXOTH))
+    fail("the data dir " + dir.string() + " is accessible to other users; fix it with: chmod 700 " + dir.string());
+}
+
+// DIR/secret.key: 32 random bytes sealing keys and mail at rest (0600; refused if others can read it).
+crypto::Key256 load_or_create_secret(const fs::path& dir) {
+  const fs::path file = dir / "secret.key";
+  crypto::Key256 key{};
+  struct stat st {};
+  if (::stat(file.c_str(), &st) == 0) {
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) fail(file.string() + " is readable by others; fix it with: chmod 600 " + file.string());
+    std::ifstream in(file, std::ios::binary);
+    in.read(reinterpret_cast<char*>(key.data()), key.size());
+    if (in.gcount() != static_cast<std::streamsize>(key.size())) fail(file.string() + " is damaged (expected 32 bytes)");
+    return key;
+  }
+  const auto bytes = crypto::random_bytes(key.size());
+  std::copy(bytes.begin(), bytes.end(), key.begin());
+  const fs::path tmp = dir / "secret.key.tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0 || ::write(fd, key.data(), key.size()) != static_cast<ssize_t>(key.size()) || ::fsync(fd) != 0)
+    fail("cannot write " + tmp.string());
+  ::close(fd);
+  fs::rename(tmp, file);
+  return key;
+}
+
+asio::ip::tcp::endpoint endpoint_of(const std::string& text, const char* what) {
+  auto hp = web::split_host_port(text);
+  if (!hp) fail(std::string(what) + ": " + hp.error(), 2);
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(hp->first, ec);
+  if (ec) fail(std::string(what) + ": not an IP address: " + hp->first, 2);
+  return {address, hp->second};
+}
+
+std::string to_text(const asio::ip::tcp::endpoint& e) { return e.address().to_string() + ":" + std::to_string(e.port()); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options options = parse(argc, argv);
+  ::umask(077);
+  check_data_dir(options.data_dir);
+  const auto secret = load_or_create_secret(options.data_dir);
+  crypto::SealedBox box(secret);
+  auto db = store::open_database(options.data_dir / "fcpmail.db");
+  if (!db) fail(db.error());
+
+  asio::io_context io;
+
+  // The node: embedded simulation or a real node over FCP.
+  std::unique_ptr<fcp::sim::SimNode> sim;
+  std::string fcp_host = "127.0.0.1";
+  std::uint16_t fcp_port = 9481;
+  if (options.embedded) {
+    fcp::sim::SimConfig sc;
+    sc.listen_host = "127.0.0.1";
+    sc.port = 0;
+    sc.state_file = (options.data_dir / "node.db").string();
+    try {
+      sim = std::make_unique<fcp::sim::SimNode>(io, sc);
+    } catch (const std::exception& e) {
+      fail(std::string("the embedded node did not start: ") + e.what());
+    }
+    fcp_port = sim->port();
+    log_line("embedded simulated node listening on 127.0.0.1:" + std::to_string(fcp_port));
+  } else {
+    auto hp = web::split_host_port(*options.fcp);
+    if (!hp) fail("--fcp: " + hp.error(), 2);
+    fcp_host = hp->first;
+    fcp_port = hp->second;
+  }
+  fcp::ClientConfig cc;
+  cc.host = fcp_host;
+  cc.port = fcp_port;
+  cc.name = "fcpmaild-" + std::to_string(std::hash<std::string>{}(fs::absolute(options.data_dir).string()) % 1000000007);
+  fcp::Client client(io, cc);
+  client.on_connected([&](const fcp::NodeInfo& info) { log_line("connected to " + info.version + " at " + fcp_host + ":" + std::to_string(fcp_port)); });
+  client.on_disconnected([&](const fcp::Failure& f) { log_line("node connection lost: " + f.to_string() + "; reconnecting"); });
+  client.start();
+  engine::FcpNode node(client);
+
+  MailboxStore mailbox(**db);
+  engine::EngineConfig config;
+  config.intervals = engine::Intervals{}.scaled(options.scale);
+  config.tick = std::clamp(std::chrono::duration_cast<engine::Millis>(std::chrono::milliseconds(1000) * options.scale),
+                           engine::Millis(10), engine::Millis(1000));
+  config.outbound_auto = options.outbound_auto;
+  config.contact_requests_auto = options.requests_auto;
+  const auto imap_endpoint = endpoint_of(options.imap, "--imap-listen");
+  const auto smtp_endpoint = endpoint_of(options.smtp, "--smtp-listen");
+  const auto http_endpoint = endpoint_of(options.http, "--http-listen");
+  config.imap_host = imap_endpoint.address().to_string();
+  config.imap_port = imap_endpoint.port();
+  config.smtp_host = smtp_endpoint.address().to_string();
+  config.smtp_port = smtp_endpoint.port();
+
+  engine::NodeStatus node_status;
+  node_status.host = fcp_host;
+  node_status.port = fcp_port;
+  node_status.embedded = options.embedded;
+  engine::Engine engine(engine::EngineDeps{io, **db, node, &mailbox, box, log_line, node_status,
+                                           [&](const std::string& account, const std::array<std::uint8_t, 32>& key) {
+                                             mailbox.unlock(account, key);
+                                           }},
+                        config);
+
+  std::unique_ptr<imap::Server> imap_server;
+  std::unique_ptr<smtp::Server> smtp_server;
+  std::unique_ptr<web::Server> http_server;
+  web::ControlEndpoints endpoints;
+  endpoints.pid = static_cast<long>(::getpid());
+  try {
+    if (!options.no_imap) {
+      imap_server = std::make_unique<imap::Server>(io, imap_endpoint, mailbox, engine);
+      endpoints.imap = to_text({imap_endpoint.address(), imap_server->port()});
+      log_line("IMAP listening on " + endpoints.imap);
+    }
+    if (!options.no_smtp) {
+      smtp_server = std::make_unique<smtp::Server>(io, smtp_endpoint, engine, engine, &mailbox, smtp::Options{},
+                                                   [](std::string_view line) { log_line(line); });
+      endpoints.smtp = to_text({smtp_endpoint.address(), smtp_server->port()});
+      log_line("SMTP listening on " + endpoints.smtp);
+    }
+    if (!options.no_http) {
+      auto token = web::load_or_create_token(options.data_dir);
+      if (!token) fail(token.error());
+      web::ServerOptions wo;
+      wo.token = *token;
+      wo.log = log_line;
+      http_server = std::make_unique<web::Server>(io, http_endpoint, engine, engine, wo);
+      endpoints.http = to_text({http_endpoint.address(), http_server->port()});
+      log_line("control API and web UI on http://" + endpoints.http + "/");
+    }
+  } catch (const std::exception& e) {
+    fail(std::string("cannot listen: ") + e.what() + " (choose another port with --imap-listen/--smtp-listen/--http-listen)");
+  }
+  engine.set_mail_endpoints(imap_endpoint.address().to_string(), imap_server ? imap_server->port() : 0,
+                            smtp_endpoint.address().to_string(), smtp_server ? smtp_server->port() : 0);
+  if (auto w = web::write_control_file(options.data_dir, endpoints); !w) fail(w.error());
+
+  engine.start();
+  log_line("fcpmaild running; data in " + options.data_dir.string() +
+           (options.embedded ? " (embedded simulated node)" : " (node " + fcp_host + ":" + std::to_string(fcp_port) + ")"));
+
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code, int signal) {
+    log_line(std::string("stopping (") + (signal == SIGINT ? "SIGINT" : "SIGTERM") + ")");
+    engine.stop();
+    if (http_server) http_server->stop();
+    if (smtp_server) smtp_server->stop();
+    if (imap_server) imap_server->stop();
+    client.stop();
+    if (sim) sim->stop();
+    io.stop();
+  });
+  io.run();
+  // Pending coroutines may still hold frames; everything on disk is consistent (one transaction per
+  // step), so leave without unwinding them.
+  std::fflush(nullptr);
+  std::_Exit(0);
+}
