@@ -259,3 +259,41 @@ TEST_CASE("sim: persistent requests replayed to a new connection with the same N
   REQUIRE(get.has_value());
   CHECK(get->data == "replayed data");
 }
+
+TEST_CASE("sim: connections dropped every few messages — every request completes or fails retryably") {
+  if (!sim_available()) return;
+  boost::asio::io_context io;
+  SimProcess sim({"--drop-every", "7"});
+  fcp::Client client(io, config_for(sim.port(), "drop-test"));
+  client.start();
+  constexpr int count = 40;
+  int puts_done = 0, gets_done = 0, retries = 0, not_retryable = 0;
+  std::function<void(int)> put_one, get_one;
+  put_one = [&](int i) {
+    client.put("KSK@drop-" + std::to_string(i), "value " + std::to_string(i), {}, [&, i](fcp::Outcome<fcp::PutResult> r) {
+      if (r) return void(++puts_done);
+      if (!r.error().retryable()) ++not_retryable;
+      ++retries;
+      put_one(i);  // the identical insert again is harmless
+    });
+  };
+  get_one = [&](int i) {
+    client.get("KSK@drop-" + std::to_string(i), {}, [&, i](fcp::Outcome<fcp::GetResult> r) {
+      if (r) {
+        CHECK(r->data == "value " + std::to_string(i));
+        return void(++gets_done);
+      }
+      if (!r.error().retryable()) ++not_retryable;
+      ++retries;
+      get_one(i);
+    });
+  };
+  for (int i = 0; i < count; ++i) put_one(i);
+  REQUIRE(run_until(io, [&] { return puts_done == count; }, std::chrono::seconds(30)));
+  for (int i = 0; i < count; ++i) get_one(i);
+  REQUIRE(run_until(io, [&] { return gets_done == count; }, std::chrono::seconds(30)));
+  CHECK(not_retryable == 0);
+  CHECK(retries > 0);  // the drops did happen
+  CHECK(client.stats().connects > 1);
+  CHECK(client.in_flight() == 0);
+}
