@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""fcpmaild on its embedded simulated node (real FCP over TCP), driven through the fcpmail CLI and
+read back over IMAP: two accounts in one daemon complete the handshake with consent and approvals
+and exchange mail both ways; a denied stranger gets no channel; a SIGKILL in the middle of an
+exchange loses and duplicates nothing."""
+import imaplib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
+fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
+daemon_bin = os.path.join(build, "fcpmaild")
+cli_bin = os.path.join(build, "fcpmail")
+SCALE = "0.0001"  # 12 h ack delay -> 4.3 s, 5 min polls -> 30 ms
+
+work = tempfile.mkdtemp()
+os.chmod(work, 0o700)
+data = os.path.join(work, "data")
+daemon = None
+
+
+def fail(why):
+    print("FAIL:", why)
+    if daemon and daemon.poll() is None:
+        daemon.kill()
+    try:
+        print(open(os.path.join(work, "daemon.log")).read()[-4000:])
+    except OSError:
+        pass
+    sys.exit(1)
+
+
+def start_daemon():
+    global daemon
+    if os.path.exists(os.path.join(data, "control.json")):
+        os.remove(os.path.join(data, "control.json"))
+    log = open(os.path.join(work, "daemon.log"), "a")
+    daemon = subprocess.Popen([daemon_bin, "--data-dir", data, "--embedded-node", "--imap-listen", "127.0.0.1:0",
+                               "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                               "--interval-scale", SCALE], stdout=log, stderr=log)
+    for _ in range(100):
+        if os.path.exists(os.path.join(data, "control.json")):
+            return json.load(open(os.path.join(data, "control.json")))
+        time.sleep(0.1)
+    fail("daemon did not start")
+
+
+def cli(*args, stdin=None, check=True):
+    env = dict(os.environ, FCPMAIL_DATA_DIR=data)
+    r = subprocess.run([cli_bin, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
+    if check and r.returncode != 0:
+        fail(f"fcpmail {' '.join(args)}: rc={r.returncode} {r.stdout} {r.stderr}")
+    return r
+
+
+def cli_json(*args):
+    return json.loads(cli(*args, "--json").stdout)
+
+
+def wait_for(what, pred, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if pred():
+                return
+        except (KeyError, IndexError, json.JSONDecodeError):
+            pass
+        time.sleep(0.2)
+    fail("timed out waiting for " + what)
+
+
+def outbox_codes(account):
+    entries = cli_json("outbox", "list", "--account", account)
+    if isinstance(entries, dict):
+        entries = entries.get("outbox", entries.get("messages", []))
+    return {e["id"]: [r["code"] for r in e["recipients"]] for e in entries}
+
+
+def requests_of(account):
+    r = cli_json("requests", "list", "--account", account)
+    return r if isinstance(r, list) else r.get("requests", [])
+
+
+def inbox(endpoints, account, password="pw"):
+    host, port = endpoints["imap"].rsplit(":", 1)
+    with imaplib.IMAP4(host, int(port)) as imap:
+        imap.login(account, password)
+        imap.select("INBOX", readonly=True)
+        _, ids = imap.search(None, "ALL")
+        out = []
+        for num in ids[0].split():
+            _, msg = imap.fetch(num, "(BODY.PEEK[])")
+            out.append(msg[0][1].decode("utf-8", "replace"))
+        return out
+
+
+def create(name):
+    r = cli("account", "create", name, "--password-stdin", "--rsa-key", os.path.join(fixtures, "keys", name + ".key"),
+            stdin="pw\n")
+    for line in r.stdout.splitlines():
+        if "@" in line and line.strip().endswith(".freemail"):
+            return line.split()[-1]
+    fail("no address in: " + r.stdout)
+
+
+def send(frm, to, subject, body):
+    path = os.path.join(work, "msg.txt")
+    with open(path, "w", newline="") as f:
+        f.write(f"From: {frm}\r\nTo: {to}\r\nSubject: {subject}\r\n\r\n{body}\r\n")
+    r = cli("send", "--from", frm, "--to", to, "--file", path)
+    digits = [int(w.strip("#.;")) for w in r.stdout.split() if w.strip("#.;").isdigit()]
+    return digits[0]
+
+
+try:
+    endpoints = start_daemon()
+    alice = create("alice")
+    bob = create("bob")
+    carol = create("carol")
+    print("ok: accounts", alice, bob, carol)
+
+    # alice -> bob: held, then released; bob is asked before any CTS.
+    m1 = send(alice, bob, "hello bob", "first over the sim")
+    assert outbox_codes(alice)[m1] == ["held"], outbox_codes(alice)
+    cli("outbox", "approve", str(m1))
+    wait_for("bob's contact request", lambda: len(requests_of(bob)) == 1)
+    time.sleep(1)
+    if inbox(endpoints, bob):
+        fail("mail delivered before consent")
+    cli("requests", "approve", str(requests_of(bob)[0]["id"]))
+    wait_for("delivery to bob", lambda: outbox_codes(alice)[m1] == ["delivered"])
+    got = inbox(endpoints, bob)
+    if len(got) != 1 or "first over the sim" not in got[0] or "X-Fcpmail-Signature: valid" not in got[0]:
+        fail("bob's inbox: %r" % got)
+    print("ok: alice -> bob with consent and approval")
+
+    # bob -> alice on the same channel, no request for alice (she wrote first).
+    m2 = send(bob, alice, "re: hello", "answer from bob")
+    cli("outbox", "approve", "--all", "--account", bob)
+    wait_for("delivery to alice", lambda: outbox_codes(bob)[m2] == ["delivered"])
+    if requests_of(alice):
+        fail("alice was asked about bob")
+    got = inbox(endpoints, alice)
+    if len(got) != 1 or "answer from bob" not in got[0]:
+        fail("alice's inbox: %r" % got)
+    print("ok: bob -> alice")
+
+    # carol -> alice, denied: no CTS, nothing delivered.
+    m3 = send(carol, alice, "spam", "unwanted")
+    cli("outbox", "approve", str(m3))
+    wait_for("alice's request from carol", lambda: len(requests_of(alice)) == 1)
+    cli("requests", "deny", str(requests_of(alice)[0]["id"]))
+    time.sleep(2)
+    if any("unwanted" in m for m in inbox(endpoints, alice)):
+        fail("denied mail delivered")
+    if outbox_codes(carol)[m3] == ["delivered"]:
+        fail("denied mail acknowledged")
+    print("ok: denied request")
+
+    # SIGKILL during a multi-message exchange: every message exactly once.
+    count = int(os.environ.get("ENGINE_CRASH_MESSAGES", "12"))
+    ids_a = [send(alice, bob, f"burst {i}", f"alice burst {i}") for i in range(count)]
+    ids_b = [send(bob, alice, f"burst {i}", f"bob burst {i}") for i in range(count)]
+    cli("outbox", "approve", "--all")
+    kills = 0
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(1.5)
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait()
+        kills += 1
+        endpoints = start_daemon()
+        done_a = outbox_codes(alice)
+        done_b = outbox_codes(bob)
+        if all(done_a[i] == ["delivered"] for i in ids_a) and all(done_b[i] == ["delivered"] for i in ids_b):
+            break
+        if kills >= 4:
+            wait_for("the burst to be delivered",
+                     lambda: all(outbox_codes(alice)[i] == ["delivered"] for i in ids_a)
+                     and all(outbox_codes(bob)[i] == ["delivered"] for i in ids_b), timeout=120)
+            break
+    bob_box = inbox(endpoints, bob)
+    alice_box = inbox(endpoints, alice)
+    for i in range(count):
+        n_b = sum(f"alice burst {i}\r\n" in m for m in bob_box)
+        n_a = sum(f"bob burst {i}\r\n" in m for m in alice_box)
+        if n_b != 1 or n_a != 1:
+            fail(f"burst {i}: bob has {n_b}, alice has {n_a} copies")
+    print(f"ok: {2 * count} messages exactly once across {kills} SIGKILLs")
+
+    daemon.send_signal(signal.SIGTERM)
+    if daemon.wait(timeout=10) != 0:
+        fail("daemon did not stop cleanly on SIGTERM")
+    print("ok: all")
+finally:
+    if daemon and daemon.poll() is None:
+        daemon.kill()
+    shutil.rmtree(work, ignore_errors=True)
