@@ -137,16 +137,27 @@ ApiResponse ControlApi::route(std::string_view method, std::string_view path,
     request.rsa_key_file = string_field(body, "rsa_key_file");
     const std::int64_t id = next_job_++;
     (*jobs_)[id] = Job{};
-    std::weak_ptr<Jobs> jobs = jobs_;
+    // The progress sink lives as long as the `done` callback (the engine holds that until the
+    // operation ends, and progress is only reported before it). The progress callback itself
+    // carries only a plain pointer, so it is small and trivially copyable: copying or destroying
+    // it never touches the heap (robust even against a caller that destroys a copy twice, as
+    // g++ 12 coroutines can with a temporary argument).
+    struct Sink {
+      std::weak_ptr<Jobs> jobs;
+      std::int64_t id;
+      void progress(std::string_view stage, std::string_view detail) const {
+        if (auto table = jobs.lock()) (*table)[id].progress.emplace_back(stage, detail);
+      }
+    };
+    auto sink = std::make_shared<Sink>(Sink{jobs_, id});
+    const Sink* sink_ptr = sink.get();
     control_.create_account(
         std::move(request),
-        [jobs, id](std::string_view stage, std::string_view detail) {
-          if (auto table = jobs.lock()) (*table)[id].progress.emplace_back(stage, detail);
-        },
-        [jobs, id](engine::Result<engine::AccountCreated> result) {
-          auto table = jobs.lock();
+        [sink_ptr](std::string_view stage, std::string_view detail) { sink_ptr->progress(stage, detail); },
+        [sink](engine::Result<engine::AccountCreated> result) {
+          auto table = sink->jobs.lock();
           if (!table) return;
-          auto& job = (*table)[id];
+          auto& job = (*table)[sink->id];
           job.done = true;
           if (result) job.result = json(*result);
           else job.error = result.error();

@@ -120,6 +120,13 @@ std::string when(const json& j, const char* key, const std::string& none = "-") 
   return out + " (" + relative(static_cast<long long>(*t - std::time(nullptr))) + ")";
 }
 
+// Only the relative time: "in 4 min", "2 s ago", or `none`.
+std::string ago(const json& j, const char* key, const std::string& none = "-") {
+  const auto t = parse_iso(str(j, key));
+  if (!t) return none;
+  return relative(static_cast<long long>(*t - std::time(nullptr)));
+}
+
 std::string plural(long long n, const std::string& one, const std::string& many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
@@ -507,11 +514,16 @@ int queues(const DaemonClient& client, const Parsed& p) {
   const auto& rts = (*r)["rts"];
   std::cout << "RTS keys polled (" << rts.size() << "):\n";
   if (rts.empty()) std::cout << "  none\n";
+  std::string last_account;
   for (const auto& q : rts) {
-    std::cout << "  " << str(q, "account") << "  date " << str(q, "date") << " slot " << num(q, "slot") << "\n"
-              << "    " << str(q, "key") << "\n"
-              << "    last result: " << str(q, "last_result") << " (" << when(q, "last_poll", "never polled")
-              << "); next poll " << when(q, "next_poll") << "\n";
+    if (str(q, "account") != last_account) {
+      last_account = str(q, "account");
+      std::cout << "  " << last_account << "\n";
+    }
+    std::cout << "    " << str(q, "date") << " slot " << num(q, "slot") << "  " << str(q, "last_result");
+    if (!str(q, "last_poll").empty()) std::cout << ", polled " << ago(q, "last_poll");
+    if (!str(q, "next_poll").empty()) std::cout << "; next poll " << ago(q, "next_poll");
+    std::cout << "\n";
   }
   const auto& channels = (*r)["channels"];
   std::cout << "\nChannels (" << channels.size() << "):\n";
