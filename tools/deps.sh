@@ -3,7 +3,7 @@
 build_packages=(build-essential cmake pkg-config libboost1.74-dev libcrypto++-dev nlohmann-json3-dev
   libsqlitecpp-dev libsqlite3-dev doctest-dev)
 # What the integration tests drive: real mail clients and tools.
-test_packages=(curl mutt isync swaks python3 openssl procps)
+test_packages=(curl mutt isync swaks python3 openssl procps chromium)
 
 install_missing() {
   local missing=()

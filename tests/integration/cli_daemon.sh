@@ -8,7 +8,7 @@ build=${FCPMAIL_BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 fixtures=${FCPMAIL_FIXTURES:-$(cd "$(dirname "$0")/../.." && pwd)/fixtures}
 cli="$build/fcpmail"
 daemon="$build/fcpmaild"
-if [ ! -x "$daemon" ]; then echo "SKIP: $daemon not built"; exit 0; fi
+if [ ! -x "$daemon" ]; then echo "FAIL: $daemon not built"; exit 1; fi
 
 work=$(mktemp -d)
 daemon_pid=""

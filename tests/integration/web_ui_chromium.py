@@ -108,8 +108,9 @@ def api(http, token, method, path, body=None):
 def main():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
-        print("SKIP: chromium is not installed (tools/test installs Debian's chromium)")
-        return
+        # tools/test installs Debian's chromium: its absence is a broken setup, not a pass.
+        print("FAIL: chromium is not installed (tools/test installs Debian's chromium)")
+        sys.exit(1)
     work = tempfile.mkdtemp()
     data = os.path.join(work, "data")
     os.mkdir(data)
