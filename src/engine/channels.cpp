@@ -264,6 +264,7 @@ asio::awaitable<void> Engine::Impl::poll_channel(std::int64_t channel_id) {
   auto fetch = [&](const std::string& slot, std::int64_t index) -> asio::awaitable<NodeResult<std::string>> {
     auto uri = freemail::slot_uri(channel->request_uri, fetch_side(*channel), slot);
     if (!uri) co_return std::unexpected(NodeError{NodeError::Kind::failed, 20, uri.error()});
+    ++requests_by_purpose["channel-poll"];
     co_return co_await node.get(*uri, max_size, "slot " + std::to_string(index) + " from " + short_address(contact->address));
   };
   bool network_trouble = false;

@@ -42,7 +42,8 @@ void to_json(nlohmann::json& j, const QueueCounts& v) {
 
 void to_json(nlohmann::json& j, const Status& v) {
   j = {{"version", v.version}, {"node", v.node}, {"accounts", v.accounts}, {"counts", v.counts},
-       {"warnings", v.warnings}, {"fcp_requests_total", v.fcp_requests_total}};
+       {"warnings", v.warnings}, {"fcp_requests_total", v.fcp_requests_total},
+       {"fcp_requests_by_purpose", v.fcp_requests_by_purpose}};
 }
 
 void to_json(nlohmann::json& j, const AccountCreated& v) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <expected>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,6 +72,8 @@ struct Status {
   QueueCounts counts;
   std::vector<std::string> warnings;        // sentences, e.g. "not connected to the node at …"
   std::uint64_t fcp_requests_total = 0;     // FCP requests this daemon has sent since start
+  // Of those, by purpose: "channel-poll", "rts-poll" (the request budget is read from these).
+  std::map<std::string, std::uint64_t> fcp_requests_by_purpose;
 };
 
 // ---- accounts ----------------------------------------------------------------------------------

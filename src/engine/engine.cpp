@@ -451,6 +451,7 @@ Status Engine::status() {
   s.counts.channels = count("SELECT COUNT(*) FROM channel WHERE state != 'closed'");
   s.counts.fcp_in_flight = static_cast<int>(impl_->node.in_flight().size());
   s.fcp_requests_total = impl_->node.requests_sent();
+  s.fcp_requests_by_purpose = impl_->requests_by_purpose;
   if (!s.node.connected)
     s.warnings.push_back("not connected to the node at " + s.node.host + ":" + std::to_string(s.node.port));
   if (s.accounts.empty()) s.warnings.push_back("no account yet: create one with `fcpmail account create NAME`");

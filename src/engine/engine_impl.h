@@ -73,6 +73,7 @@ struct Engine::Impl {
   std::optional<TimePoint> connected_since;
   std::vector<std::string> warnings;  // recent problems, newest last
   bool wot_seen = false;              // WebOfTrust has answered at least once
+  std::map<std::string, std::uint64_t> requests_by_purpose;
 
   // ---- basics ----
   static MillisSinceEpoch now();

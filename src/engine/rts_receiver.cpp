@@ -45,6 +45,7 @@ asio::awaitable<void> Engine::Impl::poll_rts_day(std::int64_t account_id, std::s
   for (std::int64_t n = 1; n <= highest() + cfg.rts_lookahead; ++n) {
     if (found.count(n)) continue;
     const std::string key = "KSK@" + account->rtsksk + "-" + day + "-" + std::to_string(n);
+    ++requests_by_purpose["rts-poll"];
     auto r = co_await node.get(key, cfg.max_rts_size, "RTS slot " + day + "-" + std::to_string(n) + " of " + short_address(account->address));
     if (!r) {
       if (!r.error().not_found()) {
