@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 
 namespace fcp::sim {
@@ -128,6 +129,14 @@ Node::Node(boost::asio::io_context& io_context, SimConfig cfg)
     throw std::runtime_error("cannot listen on " + config.listen_host + ":" + std::to_string(config.port) + ": " +
                              ec.message());
   bound_port = acceptor.local_endpoint().port();
+  // With a state file, every start draws from a new random stream: a restarted node must never
+  // hand out an SSK keypair or identity it already gave to someone before the restart.
+  if (config.state_file) {
+    const auto previous = store.load_value("starts");
+    const std::uint64_t starts = previous ? std::strtoull(previous->c_str(), nullptr, 10) + 1 : 1;
+    store.save_value("starts", std::to_string(starts));
+    rng.seed(config.seed + starts * 0x9E3779B97F4A7C15ULL);
+  }
   load_persistent();
 }
 

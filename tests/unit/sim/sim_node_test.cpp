@@ -647,3 +647,25 @@ TEST_CASE("Verbosity bit 2: SendingToNetwork before a miss") {
   c.send(get("KSK@absent", "g").set("Verbosity", "2"));
   CHECK(names(c.until("GetFailed")) == std::vector<std::string>{"SendingToNetwork", "GetFailed"});
 }
+
+TEST_CASE("a restarted node with the same seed and state never repeats a keypair") {
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("fcpmail-sim-keys-" + std::to_string(std::random_device{}()) + ".sqlite");
+  fcp::sim::SimConfig config;
+  config.state_file = path.string();
+  std::string first, second;
+  {
+    RunningSim sim(config);
+    Client c(sim.port(), "keys");
+    first = generate(c).insert;
+  }
+  {
+    RunningSim sim(config);
+    Client c(sim.port(), "keys");
+    second = generate(c).insert;
+  }
+  CHECK(first != second);
+  std::filesystem::remove(path);
+  std::filesystem::remove(path.string() + "-wal");
+  std::filesystem::remove(path.string() + "-shm");
+}
