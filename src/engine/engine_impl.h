@@ -138,7 +138,8 @@ struct Engine::Impl {
   boost::asio::awaitable<void> dispatch_delivery(std::int64_t delivery_id);
   boost::asio::awaitable<Result<void>> ensure_peer_mailpage(const AccountRow& account, std::int64_t contact_id);
   std::optional<OutboxEntry> load_outbox_entry(std::int64_t id);
-  void release_deliveries(const std::string& where_clause, std::int64_t arg);
+  // Removes a released or cancelled message's copy from the IMAP Outbox folder.
+  void drop_outbox_copy(std::int64_t outbox_id);
 
   // ---- channels (channels.cpp) ----
   boost::asio::awaitable<Result<std::int64_t>> create_channel(const AccountRow& account, const ContactRow& contact);

@@ -96,6 +96,19 @@ Result<std::int64_t> Engine::Impl::submit_message(const AccountRow& account, con
     u.bind(1, sealed.data(), static_cast<int>(sealed.size()));
     u.bind(2, outbox_id);
     u.exec();
+    if (!release && deps.mailbox) {
+      // Visible in the mail client while it waits for approval.
+      Flags seen;
+      seen.system = flag_seen;
+      if (auto uid = deps.mailbox->deliver(account.address, "Outbox", *filtered, seen, t / 1000)) {
+        SQLite::Statement o(db, "UPDATE outbox_message SET outbox_uid = ? WHERE id = ?");
+        o.bind(1, static_cast<std::int64_t>(*uid));
+        o.bind(2, outbox_id);
+        o.exec();
+      } else {
+        warn("cannot show message " + std::to_string(outbox_id) + " in the Outbox folder: " + std::string(describe(uid.error())));
+      }
+    }
     for (const auto& [address, identity_id] : resolved) {
       const auto contact_id = ensure_contact(account.id, address, identity_id);
       SQLite::Statement d(db, "INSERT INTO delivery (outbox_id, contact_id, recipient, state, next_at) VALUES (?, ?, ?, ?, ?)");
@@ -243,6 +256,7 @@ Result<OutboxEntry> Engine::outbox_approve(std::int64_t id) {
   u.bind(2, id);
   const int released = u.exec();
   if (released == 0) return std::unexpected("outbox message " + std::to_string(id) + " has nothing held");
+  impl_->drop_outbox_copy(id);
   impl_->log("message " + std::to_string(id) + " released by the user");
   wake();
   return *impl_->load_outbox_entry(id);
@@ -270,6 +284,7 @@ Result<int> Engine::outbox_approve_all(std::optional<std::string> account) {
     u.exec();
   }
   tx.commit();
+  for (auto id : ids) impl_->drop_outbox_copy(id);
   if (!ids.empty()) impl_->log(std::to_string(ids.size()) + " held message(s) released by the user");
   wake();
   return static_cast<int>(ids.size());
@@ -283,9 +298,24 @@ Result<OutboxEntry> Engine::outbox_cancel(std::int64_t id) {
   const int n = impl_->db.exec("UPDATE delivery SET state = 'cancelled', next_at = NULL WHERE outbox_id = " + std::to_string(id) +
                                " AND state NOT IN ('delivered', 'cancelled', 'failed')");
   tx.commit();
+  impl_->drop_outbox_copy(id);
   if (n == 0) return std::unexpected("outbox message " + std::to_string(id) + " has nothing left to cancel");
   impl_->log("message " + std::to_string(id) + " cancelled by the user");
   return *impl_->load_outbox_entry(id);
+}
+
+void Engine::Impl::drop_outbox_copy(std::int64_t outbox_id) {
+  SQLite::Statement q(db, "SELECT a.address, o.outbox_uid FROM outbox_message o JOIN account a ON a.id = o.account_id WHERE o.id = ? AND o.outbox_uid IS NOT NULL");
+  q.bind(1, outbox_id);
+  if (!q.executeStep() || !deps.mailbox) return;
+  const std::string account = q.getColumn(0).getString();
+  const std::uint32_t uid = static_cast<std::uint32_t>(q.getColumn(1).getInt64());
+  q.reset();
+  // Only when nothing of it is held any more.
+  if (db.execAndGet("SELECT COUNT(*) FROM delivery WHERE state = 'held' AND outbox_id = " + std::to_string(outbox_id)).getInt() > 0) return;
+  if (auto r = deps.mailbox->remove(account, "Outbox", std::span<const std::uint32_t>(&uid, 1)); !r)
+    warn("cannot remove message " + std::to_string(outbox_id) + " from the Outbox folder: " + std::string(describe(r.error())));
+  db.exec("UPDATE outbox_message SET outbox_uid = NULL WHERE id = " + std::to_string(outbox_id));
 }
 
 // ---- dispatch ----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ namespace {
 
 // Each entry is one migration; entry i brings the schema from version i to i+1. Never edit an
 // entry once released: add a new one.
-constexpr std::array<std::string_view, 1> migrations = {
+constexpr std::array<std::string_view, 2> migrations = {
     R"sql(
 -- An account is a WoT own identity with its Freemail key material.
 CREATE TABLE account (
@@ -184,6 +184,10 @@ CREATE TABLE rts_inbox (
   attempts INTEGER NOT NULL DEFAULT 0,
   next_at INTEGER NOT NULL DEFAULT 0
 );
+)sql",
+    R"sql(
+-- A held message is also shown in the account's IMAP Outbox folder until it is released.
+ALTER TABLE outbox_message ADD COLUMN outbox_uid INTEGER;
 )sql",
 };
 

@@ -118,8 +118,10 @@ TEST_CASE("two accounts: consent, approvals, handshake and mail both ways") {
   w.run_until([] { return false; }, std::chrono::milliseconds(100));
   CHECK(w.state_of(*id) == "held");
   CHECK(w.node.puts_starting_with("KSK@") == 0);
+  CHECK(w.mailbox.messages(alice, "Outbox")->size() == 1);  // the mail client sees it waiting
 
   REQUIRE(w.engine.outbox_approve(*id).has_value());
+  CHECK(w.mailbox.messages(alice, "Outbox")->empty());
   // Bob's engine sees the RTS and asks: no CTS before approval.
   REQUIRE(w.run_until([&] { return w.engine.requests(bob)->size() == 1; }));
   auto request = w.engine.requests(bob)->front();

@@ -68,6 +68,22 @@ TEST_CASE("a database from a newer fcpmail is refused with a sentence") {
   CHECK(db.error().find("newer fcpmail") != std::string::npos);
 }
 
+TEST_CASE("a version 1 database is brought up to date") {
+  TempDir dir;
+  const auto file = dir.path / "fcpmail.db";
+  {
+    auto db = store::open_database(file);
+    REQUIRE(db.has_value());
+    // Undo migration 2 as an older build would have left it.
+    (*db)->exec("ALTER TABLE outbox_message DROP COLUMN outbox_uid");
+    (*db)->exec("PRAGMA user_version=1");
+  }
+  auto db = store::open_database(file);
+  REQUIRE(db.has_value());
+  CHECK((*db)->execAndGet("PRAGMA user_version").getInt() == store::schema_version());
+  CHECK((*db)->execAndGet("SELECT COUNT(*) FROM pragma_table_info('outbox_message') WHERE name = 'outbox_uid'").getInt() == 1);
+}
+
 TEST_CASE("an unwritable location is an error, not a crash") {
   auto db = store::open_database("/nonexistent-dir/fcpmail.db");
   CHECK_FALSE(db.has_value());
