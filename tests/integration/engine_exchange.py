@@ -166,13 +166,14 @@ try:
     # SIGKILL during a multi-message exchange: every message exactly once.
     count = int(os.environ.get("ENGINE_CRASH_MESSAGES", "12"))  # per direction
     max_kills = int(os.environ.get("ENGINE_CRASH_KILLS", "4"))
+    kill_every = float(os.environ.get("ENGINE_CRASH_INTERVAL", "1.5"))  # seconds between SIGKILLs
     ids_a = [send(alice, bob, f"burst {i}", f"alice burst {i}") for i in range(count)]
     ids_b = [send(bob, alice, f"burst {i}", f"bob burst {i}") for i in range(count)]
     cli("outbox", "approve", "--all")
     kills = 0
     deadline = time.time() + 600
     while time.time() < deadline:
-        time.sleep(1.5)
+        time.sleep(kill_every)
         daemon.send_signal(signal.SIGKILL)
         daemon.wait()
         kills += 1
