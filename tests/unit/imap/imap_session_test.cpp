@@ -3,6 +3,8 @@
 
 #include <doctest/doctest.h>
 
+#include <random>
+
 using namespace fcpmail;
 using namespace fcpmail::imap;
 
@@ -285,4 +287,30 @@ TEST_CASE("selecting the selected folder again reports the current state, withou
   CHECK(has(a.send("f FETCH 1:* UID"), "* 3 FETCH (UID 4)"));
   CHECK(has(a.send("x EXAMINE INBOX"), "x OK [READ-ONLY]"));
   CHECK(has(a.send("y STORE 1 +FLAGS (\\Seen)"), "y NO [READ-ONLY]"));
+}
+
+TEST_CASE("random command soup never breaks a session or the store (a small built-in fuzz)") {
+  World w;
+  std::mt19937 rng(99);
+  const std::vector<std::string> pieces = {
+      "a LOGIN alice@test.freemail secret\r\n", "b SELECT INBOX\r\n", "c FETCH 1:* (FLAGS BODY.PEEK[1.MIME])\r\n",
+      "d STORE 1:2 +FLAGS (\\Deleted)\r\n", "e EXPUNGE\r\n", "f APPEND INBOX {5}\r\n", "hello", "g IDLE\r\n",
+      "DONE\r\n", "h UID SEARCH OR FROM x NOT (SEEN 1:*)\r\n", "i COPY * Trash\r\n", "j UID MOVE 1:* Trash\r\n",
+      "k AUTHENTICATE PLAIN\r\n", "*\r\n", "{3+}\r\n", "\r\n", "((((", "\"", "l FETCH 1 BODY[", "m LIST \"\" *\r\n",
+      "n CREATE x/y\r\n", "o RENAME x z\r\n", "p DELETE z\r\n", "q CLOSE\r\n", "r EXAMINE Outbox\r\n"};
+  for (int round = 0; round < 40; ++round) {
+    Session s(w.store, w.login);
+    for (int i = 0; i < 60 && !s.closed(); ++i) {
+      std::string chunk = pieces[rng() % pieces.size()];
+      if (rng() % 4 == 0) chunk.insert(chunk.begin() + static_cast<long>(rng() % (chunk.size() + 1)), static_cast<char>(rng() % 256));
+      (void)s.receive(chunk);
+      (void)s.poll();
+    }
+  }
+  // The store still answers and its UIDs are consistent.
+  auto st = w.store.folder_status(alice, "INBOX");
+  REQUIRE(st);
+  auto list = w.store.messages(alice, "INBOX");
+  REQUIRE(list);
+  for (auto& m : *list) CHECK(m.uid < st->uidnext);
 }
