@@ -52,6 +52,8 @@ fcpmail's daemon: a bridge between mail clients (IMAP, SMTP) and Hyphanet, speak
                               channel send 7 d + poll 7 d, message resend 24 h); tests use 0.002
   --outbound-approval manual|auto   submitted mail waits for `fcpmail outbox approve` (default manual)
   --contact-requests manual|auto    RTSs from strangers wait for `fcpmail requests approve` (default manual)
+  --sim-faults DNF,DROP       (tests) the embedded node fails fetches of present data with
+                              probability DNF and drops the connection every DROP-th message
   --help                      this text
 )";
 
@@ -79,6 +81,8 @@ struct Options {
   bool no_imap = false, no_smtp = false, no_http = false;
   double scale = 1.0;
   bool outbound_auto = false, requests_auto = false;
+  double sim_dnf_rate = 0;
+  int sim_drop_every = 0;
 };
 
 Options parse(int argc, char** argv) {
@@ -113,6 +117,15 @@ Options parse(int argc, char** argv) {
       const auto v = value(i);
       if (v != "manual" && v != "auto") fail(a + " is manual or auto, not " + v, 2);
       (a == "--outbound-approval" ? o.outbound_auto : o.requests_auto) = v == "auto";
+    } else if (a == "--sim-faults") {
+      const auto v = value(i);
+      const auto comma = v.find(',');
+      try {
+        o.sim_dnf_rate = std::stod(v.substr(0, comma));
+        o.sim_drop_every = comma == std::string::npos ? 0 : std::stoi(v.substr(comma + 1));
+      } catch (...) {
+        fail("--sim-faults is DNF_RATE,DROP_EVERY, e.g. 0.2,50", 2);
+      }
     } else fail("unknown option " + a + "\n\n" + usage, 2);
   }
   if (o.data_dir.empty()) fail(std::string("--data-dir is required\n\n") + usage, 2);
@@ -188,6 +201,8 @@ int main(int argc, char** argv) {
     sc.listen_host = "127.0.0.1";
     sc.port = 0;
     sc.state_file = (options.data_dir / "node.db").string();
+    sc.dnf_rate = options.sim_dnf_rate;
+    sc.drop_every = options.sim_drop_every;
     try {
       sim = std::make_unique<fcp::sim::SimNode>(io, sc);
     } catch (const std::exception& e) {

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Sim faults: the embedded node drops the FCP connection every 40th message and answers 20% of
+fetches of present data with "not found". Mail between two accounts still arrives exactly once."""
+import imaplib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
+fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
+work = tempfile.mkdtemp()
+os.chmod(work, 0o700)
+data = os.path.join(work, "data")
+daemon = None
+
+
+def fail(why):
+    print("FAIL:", why)
+    try:
+        print(open(os.path.join(work, "daemon.log")).read()[-4000:])
+    except OSError:
+        pass
+    sys.exit(1)
+
+
+def cli(*args, stdin=None):
+    for attempt in range(5):
+        r = subprocess.run([os.path.join(build, "fcpmail"), *args], input=stdin, capture_output=True, text=True,
+                           env=dict(os.environ, FCPMAIL_DATA_DIR=data), timeout=60)
+        if r.returncode == 0:
+            return r.stdout
+        time.sleep(0.5)
+    fail(f"fcpmail {' '.join(args)}: {r.stdout} {r.stderr}")
+
+
+def codes():
+    entries = json.loads(cli("outbox", "list", "--json"))
+    if isinstance(entries, dict):
+        entries = entries.get("outbox", entries.get("messages", []))
+    return {e["id"]: [r["code"] for r in e["recipients"]] for e in entries}
+
+
+def inbox(endpoints, account):
+    host, port = endpoints["imap"].rsplit(":", 1)
+    with imaplib.IMAP4(host, int(port)) as imap:
+        imap.login(account, "pw")
+        imap.select("INBOX", readonly=True)
+        _, ids = imap.search(None, "ALL")
+        return [imap.fetch(n, "(BODY.PEEK[])")[1][0][1].decode() for n in ids[0].split()]
+
+
+try:
+    log = open(os.path.join(work, "daemon.log"), "w")
+    daemon = subprocess.Popen([os.path.join(build, "fcpmaild"), "--data-dir", data, "--embedded-node",
+                               "--imap-listen", "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0", "--http-listen",
+                               "127.0.0.1:0", "--interval-scale", "0.0001", "--outbound-approval", "auto",
+                               "--sim-faults", "0.2,40"], stdout=log, stderr=log)
+    for _ in range(100):
+        if os.path.exists(os.path.join(data, "control.json")):
+            break
+        time.sleep(0.1)
+    endpoints = json.load(open(os.path.join(data, "control.json")))
+    addr = {}
+    for name in ("alice", "bob"):
+        out = cli("account", "create", name, "--password-stdin", "--rsa-key", os.path.join(fixtures, "keys", name + ".key"),
+                  stdin="pw\n")
+        addr[name] = re.search(r"[a-z0-9]+@[a-z2-7]{52}\.freemail", out).group(0)
+    cli("contacts", "add", addr["alice"], "--account", addr["bob"])  # bob accepts alice in advance
+    path = os.path.join(work, "m.txt")
+    ids = []
+    n = 8
+    for i in range(n):
+        for frm, to in (("alice", "bob"), ("bob", "alice")):
+            with open(path, "w", newline="") as f:
+                f.write(f"From: {addr[frm]}\r\nTo: {addr[to]}\r\nSubject: fault {i}\r\n\r\n{frm} says {i}\r\n")
+            out = cli("send", "--from", addr[frm], "--to", addr[to], "--file", path)
+            ids.append(int(re.search(r"#(\d+)", out).group(1)))
+    end = time.time() + 120
+    while time.time() < end:
+        c = codes()
+        if all(c[i] == ["delivered"] for i in ids):
+            break
+        time.sleep(0.5)
+    else:
+        fail("not everything delivered: %r" % codes())
+    for who, other in (("bob", "alice"), ("alice", "bob")):
+        box = inbox(endpoints, addr[who])
+        for i in range(n):
+            copies = sum(f"{other} says {i}\r\n" in m for m in box)
+            if copies != 1:
+                fail(f"{who} has {copies} copies of {other}'s message {i}")
+    reconnects = open(os.path.join(work, "daemon.log")).read().count("node connection lost")
+    print(f"ok: {2 * n} messages exactly once with 20% false DNFs and {reconnects} dropped connections")
+finally:
+    if daemon and daemon.poll() is None:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+    shutil.rmtree(work, ignore_errors=True)
