@@ -192,10 +192,13 @@ asio::awaitable<Result<AccountCreated>> Engine::Impl::create_account_flow(Accoun
 asio::awaitable<bool> Engine::Impl::publish_mailsite(std::int64_t account_id) {
   auto account = account_by_id(account_id);
   if (!account) co_return false;
-  SQLite::Statement q(db, "SELECT rsa_public FROM account WHERE id = ?");
-  q.bind(1, account_id);
-  if (!q.executeStep()) co_return false;
-  const std::string page = q.getColumn(0).getString();
+  std::string page;
+  {  // no statement stays open across a suspension
+    SQLite::Statement q(db, "SELECT rsa_public FROM account WHERE id = ?");
+    q.bind(1, account_id);
+    if (!q.executeStep()) co_return false;
+    page = q.getColumn(0).getString();
+  }
   const std::string insert_uri = insert_uri_of_account(account_id);
   std::int64_t edition = std::max<std::int64_t>(1, account->mailsite_edition);
   std::optional<NodeError> failure;

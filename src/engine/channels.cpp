@@ -98,10 +98,13 @@ asio::awaitable<void> Engine::Impl::send_rts(std::int64_t channel_id) {
     }
     contact = contact_by_id(channel->contact_id);
   }
-  SQLite::Statement q(db, "SELECT rts_json_sealed, key_hash FROM channel WHERE id = ?");
-  q.bind(1, channel_id);
-  if (!q.executeStep()) co_return;
-  auto rts_text = open(q.getColumn(0).getString(), "channel-rts:" + q.getColumn(1).getString());
+  std::expected<std::string, std::string> rts_text = std::unexpected(std::string("no channel"));
+  {
+    SQLite::Statement q(db, "SELECT rts_json_sealed, key_hash FROM channel WHERE id = ?");
+    q.bind(1, channel_id);
+    if (!q.executeStep()) co_return;
+    rts_text = open(q.getColumn(0).getString(), "channel-rts:" + q.getColumn(1).getString());
+  }
   if (!rts_text) {
     retry("stored RTS unreadable: " + rts_text.error());
     co_return;
@@ -155,15 +158,20 @@ asio::awaitable<void> Engine::Impl::send_rts(std::int64_t channel_id) {
 // ---- the send chain ----------------------------------------------------------------------------
 
 asio::awaitable<void> Engine::Impl::insert_send_item(std::int64_t item_id) {
-  SQLite::Statement q(db, "SELECT channel_id, kind, delivery_id, message_id, slot, slot_index FROM send_item WHERE id = ?");
-  q.bind(1, item_id);
-  if (!q.executeStep()) co_return;
-  const auto channel_id = q.getColumn(0).getInt64();
-  const std::string kind = q.getColumn(1).getString();
-  const std::optional<std::int64_t> delivery_id = q.getColumn(2).isNull() ? std::nullopt : std::optional(q.getColumn(2).getInt64());
-  const std::int64_t message_id = q.getColumn(3).isNull() ? 0 : q.getColumn(3).getInt64();
-  std::string slot = q.getColumn(4).isNull() ? "" : q.getColumn(4).getString();
-  std::int64_t slot_index = q.getColumn(5).isNull() ? 0 : q.getColumn(5).getInt64();
+  std::int64_t channel_id = 0, message_id = 0, slot_index = 0;
+  std::string kind, slot;
+  std::optional<std::int64_t> delivery_id;
+  {  // no statement stays open across a suspension
+    SQLite::Statement q(db, "SELECT channel_id, kind, delivery_id, message_id, slot, slot_index FROM send_item WHERE id = ?");
+    q.bind(1, item_id);
+    if (!q.executeStep()) co_return;
+    channel_id = q.getColumn(0).getInt64();
+    kind = q.getColumn(1).getString();
+    if (!q.getColumn(2).isNull()) delivery_id = q.getColumn(2).getInt64();
+    message_id = q.getColumn(3).isNull() ? 0 : q.getColumn(3).getInt64();
+    slot = q.getColumn(4).isNull() ? "" : q.getColumn(4).getString();
+    slot_index = q.getColumn(5).isNull() ? 0 : q.getColumn(5).getInt64();
+  }
   auto channel = channel_by_id(channel_id);
   if (!channel || channel->state == "closed") co_return;
   auto contact = contact_by_id(channel->contact_id);
@@ -179,6 +187,7 @@ asio::awaitable<void> Engine::Impl::insert_send_item(std::int64_t item_id) {
     SQLite::Statement b(db, "SELECT o.id, o.body_sealed, d.state, o.signature FROM delivery d JOIN outbox_message o ON o.id = d.outbox_id WHERE d.id = ?");
     b.bind(1, delivery_id.value_or(0));
     if (!b.executeStep() || b.getColumn(2).getString() == "cancelled" || b.getColumn(2).getString() == "delivered") {
+      b.reset();
       db.exec("DELETE FROM send_item WHERE id = " + std::to_string(item_id));
       co_return;
     }

@@ -370,12 +370,15 @@ asio::awaitable<Result<void>> Engine::Impl::ensure_peer_mailpage(const AccountRo
 // A released delivery: make sure there is a channel that can send, give the message its id and
 // queue its insert. Runs one at a time per contact (busy key "contact:<id>").
 asio::awaitable<void> Engine::Impl::dispatch_delivery(std::int64_t delivery_id) {
-  SQLite::Statement q(db, "SELECT d.contact_id, o.account_id, d.state FROM delivery d JOIN outbox_message o ON o.id = d.outbox_id WHERE d.id = ?");
-  q.bind(1, delivery_id);
-  if (!q.executeStep()) co_return;
-  const auto contact_id = q.getColumn(0).getInt64();
-  const auto account_id = q.getColumn(1).getInt64();
-  if (q.getColumn(2).getString() != "released") co_return;
+  std::int64_t contact_id = 0, account_id = 0;
+  {  // no statement stays open across a suspension
+    SQLite::Statement q(db, "SELECT d.contact_id, o.account_id, d.state FROM delivery d JOIN outbox_message o ON o.id = d.outbox_id WHERE d.id = ?");
+    q.bind(1, delivery_id);
+    if (!q.executeStep()) co_return;
+    contact_id = q.getColumn(0).getInt64();
+    account_id = q.getColumn(1).getInt64();
+    if (q.getColumn(2).getString() != "released") co_return;
+  }
   auto account = account_by_id(account_id);
   auto contact = contact_by_id(contact_id);
   if (!account || !contact) co_return;

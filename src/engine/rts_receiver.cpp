@@ -109,13 +109,18 @@ std::int64_t Engine::Impl::accept_rts(std::int64_t account_id, std::int64_t cont
 }
 
 asio::awaitable<void> Engine::Impl::process_rts(std::int64_t inbox_id) {
-  SQLite::Statement q(db, "SELECT account_id, key, data, attempts FROM rts_inbox WHERE id = ?");
-  q.bind(1, inbox_id);
-  if (!q.executeStep()) co_return;
-  const auto account_id = q.getColumn(0).getInt64();
-  const std::string key = q.getColumn(1).getString();
-  const std::string blob(static_cast<const char*>(q.getColumn(2).getBlob()), static_cast<std::size_t>(q.getColumn(2).getBytes()));
-  const int attempts = q.getColumn(3).getInt();
+  std::int64_t account_id = 0;
+  std::string key, blob;
+  int attempts = 0;
+  {  // no statement stays open across a suspension
+    SQLite::Statement q(db, "SELECT account_id, key, data, attempts FROM rts_inbox WHERE id = ?");
+    q.bind(1, inbox_id);
+    if (!q.executeStep()) co_return;
+    account_id = q.getColumn(0).getInt64();
+    key = q.getColumn(1).getString();
+    blob.assign(static_cast<const char*>(q.getColumn(2).getBlob()), static_cast<std::size_t>(q.getColumn(2).getBytes()));
+    attempts = q.getColumn(3).getInt();
+  }
   auto drop = [&](const std::string& why) {
     db.exec("DELETE FROM rts_inbox WHERE id = " + std::to_string(inbox_id));
     log("RTS at " + key + " dropped: " + why);

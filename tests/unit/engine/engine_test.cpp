@@ -54,6 +54,14 @@ struct World {
     engine.start();
   }
 
+  // Lets running steps finish while the engine starts nothing new, so no coroutine outlives the
+  // database it uses.
+  ~World() {
+    engine.stop();
+    io.run_for(std::chrono::milliseconds(100));
+    io.stop();
+  }
+
   template <class Pred>
   bool run_until(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) {
     const auto end = std::chrono::steady_clock::now() + limit;
