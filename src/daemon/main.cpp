@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -182,6 +183,9 @@ std::string to_text(const asio::ip::tcp::endpoint& e) { return e.address().to_st
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Large IMAP replies otherwise stay resident: glibc raises its mmap threshold after the first big
+  // free, so buffers above 256 KiB go to mmap and return to the system when freed.
+  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   const Options options = parse(argc, argv);
   ::umask(077);
   check_data_dir(options.data_dir);

@@ -184,19 +184,39 @@ asio::awaitable<void> Engine::Impl::insert_send_item(std::int64_t item_id) {
   } else if (kind == "ack") {
     payload = wire::ack_payload(message_id);
   } else {
-    SQLite::Statement b(db, "SELECT o.id, o.body_sealed, d.state, o.signature FROM delivery d JOIN outbox_message o ON o.id = d.outbox_id WHERE d.id = ?");
-    b.bind(1, delivery_id.value_or(0));
-    if (!b.executeStep() || b.getColumn(2).getString() == "cancelled" || b.getColumn(2).getString() == "delivered") {
-      b.reset();
-      db.exec("DELETE FROM send_item WHERE id = " + std::to_string(item_id));
-      co_return;
+    std::expected<std::string, std::string> body;
+    {  // no statement stays open across a suspension
+      SQLite::Statement b(db, "SELECT o.id, o.body_sealed, d.state FROM delivery d JOIN outbox_message o ON o.id = d.outbox_id WHERE d.id = ?");
+      b.bind(1, delivery_id.value_or(0));
+      if (!b.executeStep() || b.getColumn(2).getString() == "cancelled" || b.getColumn(2).getString() == "delivered") {
+        b.reset();
+        db.exec("DELETE FROM send_item WHERE id = " + std::to_string(item_id));
+        co_return;
+      }
+      body = open(b.getColumn(1).getString(), "outbox:" + std::to_string(b.getColumn(0).getInt64()));
     }
-    auto body = open(b.getColumn(1).getString(), "outbox:" + std::to_string(b.getColumn(0).getInt64()));
     if (!body) {
       warn("outbox message unreadable: " + body.error());
       co_return;
     }
-    payload = wire::message_payload(message_id, *body, b.getColumn(3).getString());
+    // Signed here, not at submission: the signature binds this channel, the recipient and the id.
+    auto account = account_by_id(channel->account_id);
+    auto key = private_key(channel->account_id);
+    if (!account || !key) {
+      warn("channel " + std::to_string(channel_id) + ": no signing key for its account" + (key ? "" : ": " + key.error()));
+      co_return;
+    }
+    auto sign = [sender = account->identity_id, recipient = contact->identity_id,
+                 channel_key = insert_uri_of_channel(channel_id), id = message_id, mail = std::move(*body),
+                 k = std::move(*key)] {
+      return wire::signed_message_payload(wire::SignatureContext{sender, recipient, channel_key}, id, mail, k);
+    };
+    auto signed_payload = co_await on_pool(std::move(sign));
+    if (!signed_payload) {
+      warn("channel " + std::to_string(channel_id) + ": message " + std::to_string(message_id) + " " + signed_payload.error());
+      co_return;
+    }
+    payload = std::move(*signed_payload);
   }
 
   // A slot: assigned once (same slot on retries), from the head of our chain.
@@ -410,7 +430,7 @@ void Engine::Impl::store_incoming(const ChannelRow& channel, const ContactRow& c
                                   const wire::ChannelPayload& payload) {
   const auto t = now();
   const std::int64_t message_id = payload.ids.front();
-  const std::string& body = payload.body;
+  const std::string& body = payload.body();
   SQLite::Statement seen(db, "INSERT OR IGNORE INTO seen_message (account_id, contact_id, message_id, received_at) VALUES (?, ?, ?, ?)");
   seen.bind(1, account.id);
   seen.bind(2, contact.id);
@@ -418,10 +438,12 @@ void Engine::Impl::store_incoming(const ChannelRow& channel, const ContactRow& c
   seen.bind(4, t);
   const bool is_new = seen.exec() > 0;
   if (is_new) {
-    wire::SignatureState signature = wire::SignatureState::absent;
-    // The peer's key comes from its mailpage (fetched for the RTS either way round).
-    if (auto key = public_key_of(contact.rsa_public)) signature = wire::verify_message(body, payload.signature, *key);
-    else if (!payload.signature.empty()) signature = wire::SignatureState::invalid;
+    // The peer's key comes from its mailpage (fetched for the RTS either way round); the channel is
+    // the RTS `channel` value both ends hold, so the sender signed exactly this context.
+    const auto key = public_key_of(contact.rsa_public);
+    const std::string channel_key = insert_uri_of_channel(channel.id);
+    const auto signature = wire::verify_message(
+        payload, wire::SignatureContext{contact.identity_id, account.identity_id, channel_key}, key ? &*key : nullptr);
     std::string stored = "X-Fcpmail-Signature: " + std::string(wire::to_string(signature)) + "\r\n" +
                          "X-Fcpmail-Sender: " + contact.address + "\r\n" +
                          "Received: (fcpmail from a Freemail channel); " + iso8601(to_time_point(t)) + "\r\n" + body;

@@ -71,24 +71,21 @@ Result<std::int64_t> Engine::Impl::submit_message(const AccountRow& account, con
       return std::unexpected(std::string("sending to your own address is not supported"));
     resolved.emplace_back(parsed->address(), parsed->identity.base64_id());
   }
-  auto key = private_key(account.id);
-  if (!key) return std::unexpected(key.error());
+  // Refused now rather than stuck later: the key signs the message when it goes out on a channel.
+  if (auto key = private_key(account.id); !key) return std::unexpected(key.error());
   const auto t = now();
   auto filtered = wire::filter_outgoing(rfc822, account.address, t);
   if (!filtered) return std::unexpected("the message cannot be sent as it is: " + filtered.error());
-  auto signature = wire::sign_message(*filtered, *key);
-  if (!signature) return std::unexpected("cannot sign the message: " + signature.error());
   const std::string subject = wire::subject_of(*filtered);
   const bool release = cfg.outbound_auto;
   std::int64_t outbox_id = 0;
   {
     SQLite::Transaction tx(db);
-    SQLite::Statement i(db, "INSERT INTO outbox_message (account_id, subject, size, body_sealed, signature, submitted_at) VALUES (?, ?, ?, x'', ?, ?)");
+    SQLite::Statement i(db, "INSERT INTO outbox_message (account_id, subject, size, body_sealed, submitted_at) VALUES (?, ?, ?, x'', ?)");
     i.bind(1, account.id);
     i.bind(2, subject);
     i.bind(3, static_cast<std::int64_t>(filtered->size()));
-    i.bind(4, *signature);
-    i.bind(5, t);
+    i.bind(4, t);
     i.exec();
     outbox_id = db.getLastInsertRowid();
     const auto sealed = seal(*filtered, "outbox:" + std::to_string(outbox_id));

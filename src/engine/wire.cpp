@@ -2,12 +2,12 @@
 
 #include "crypto/random.h"
 #include "crypto/sha256.h"
-#include "fcp/freenet_base64.h"
 #include "freemail/address.h"
 #include "freemail/channel_message.h"
 #include "freemail/header_filter.h"
 
 #include <cstring>
+#include <stdexcept>
 
 namespace fcpmail::engine::wire {
 
@@ -38,19 +38,8 @@ std::expected<std::string, std::string> identity_of_mailsite(std::string_view ur
 
 // ---- channel payloads --------------------------------------------------------------------------
 
-namespace {
-constexpr std::string_view signature_prop = "fcpmail.signature";
-}
-
 std::string cts_payload() { return *freemail::write_cts(); }
 std::string ack_payload(std::int64_t id) { return *freemail::write_ack(static_cast<std::uint64_t>(id)); }
-
-std::string message_payload(std::int64_t id, std::string_view rfc822, std::string_view signature) {
-  freemail::Props extra;
-  if (!signature.empty()) extra.add(std::string(signature_prop), std::string(signature));
-  auto r = freemail::write_message(static_cast<std::uint64_t>(id), rfc822, extra);
-  return r ? *r : std::string();
-}
 
 std::expected<ChannelPayload, std::string> parse_payload(std::string_view bytes) {
   auto r = freemail::read_channel_payload(bytes);
@@ -67,36 +56,27 @@ std::expected<ChannelPayload, std::string> parse_payload(std::string_view bytes)
     case freemail::ChannelPayloadType::message:
       out.type = PayloadType::message;
       out.ids.push_back(static_cast<std::int64_t>(r->id));
-      out.body = std::move(r->body);
-      if (auto s = r->header.get(signature_prop)) out.signature = std::string(*s);
       break;
   }
+  out.read = std::move(*r);
   return out;
 }
 
-// ---- our signature -----------------------------------------------------------------------------
-// fcpmail.signature=<Freenet base64 of RSASSA-PKCS1-v1_5/SHA-256 over the mail as sent>, signed with
-// the account's Freemail RSA key, so the receiver checks it with the key on the sender's mailpage.
-// A channel payload prop: Freemail receivers ignore it.
-
-std::string_view to_string(SignatureState s) {
-  switch (s) {
-    case SignatureState::valid: return "valid";
-    case SignatureState::absent: return "absent";
-    case SignatureState::invalid: return "invalid";
+std::expected<std::string, std::string> signed_message_payload(const SignatureContext& context, std::int64_t id,
+                                                               std::string_view rfc822,
+                                                               const crypto::RsaPrivateKey& sender_key) {
+  try {
+    return freemail::write_signed_message(context, static_cast<std::uint64_t>(id), rfc822, sender_key);
+  } catch (const std::invalid_argument& e) {
+    return std::unexpected(std::string("cannot sign: ") + e.what());
   }
-  return "invalid";
 }
 
-std::expected<std::string, std::string> sign_message(std::string_view rfc822, const crypto::RsaPrivateKey& key) {
-  return fcp::freenet_base64_encode(key.sign_pkcs1v15_sha256(rfc822));
-}
-
-SignatureState verify_message(std::string_view rfc822, std::string_view signature, const crypto::RsaPublicKey& key) {
-  if (signature.empty()) return SignatureState::absent;
-  auto raw = fcp::freenet_base64_decode(signature);
-  if (!raw) return SignatureState::invalid;
-  return key.verify_pkcs1v15_sha256(rfc822, *raw) ? SignatureState::valid : SignatureState::invalid;
+SignatureVerdict verify_message(const ChannelPayload& payload, const SignatureContext& context,
+                                const crypto::RsaPublicKey* sender_key) {
+  if (sender_key) return freemail::verify_message_signature(payload.read, context, *sender_key);
+  return payload.read.header.get(freemail::message_signature_key) ? SignatureVerdict::invalid
+                                                                   : SignatureVerdict::absent;
 }
 
 std::expected<std::string, std::string> filter_outgoing(std::string_view rfc822, std::string_view sender_address,

@@ -1,8 +1,10 @@
 // The Freemail wire pieces the engine needs, in the engine's terms: RTS sealing/opening, channel
-// payloads and our per-message signature. Thin adapters over src/freemail and src/crypto, so the
+// payloads and the per-message signature. Thin adapters over src/freemail and src/crypto, so the
 // engine reads as protocol steps.
 #pragma once
 #include "crypto/rsa.h"
+#include "freemail/channel_message.h"
+#include "freemail/message_signature.h"
 #include "freemail/rts.h"
 
 #include <cstdint>
@@ -33,20 +35,28 @@ enum class PayloadType { message, cts, ack, unknown };
 struct ChannelPayload {
   PayloadType type = PayloadType::unknown;
   std::vector<std::int64_t> ids;  // message: one id; ack: one or more
-  std::string body;               // message: the RFC 822 text
-  std::string signature;          // message: our signature prop, "" when absent (Freemail senders)
+  freemail::ChannelPayload read;  // as read: header props (any x-fcpmail-signature) and the mail
+  const std::string& body() const { return read.body; }  // message: the RFC 822 text
 };
 std::string cts_payload();
 std::string ack_payload(std::int64_t id);
-// `signature` "" sends exactly what Freemail sends.
-std::string message_payload(std::int64_t id, std::string_view rfc822, std::string_view signature);
 std::expected<ChannelPayload, std::string> parse_payload(std::string_view bytes);
 
-enum class SignatureState { valid, absent, invalid };
-std::string_view to_string(SignatureState s);
-// Our signature of a mail as sent (RSA work: worker pool, or accept ~10 ms on the io thread).
-std::expected<std::string, std::string> sign_message(std::string_view rfc822, const crypto::RsaPrivateKey& key);
-SignatureState verify_message(std::string_view rfc822, std::string_view signature, const crypto::RsaPublicKey& key);
+// Per-message signatures are freemail/message_signature.h's x-fcpmail-signature, nothing else.
+// Both ends name the same context: sender and recipient WoT identity ids and the channel as the
+// RTS `channel` value (the channel's SSK insert URI, which both parties hold verbatim).
+using SignatureContext = freemail::MessageSignatureContext;
+using SignatureVerdict = freemail::SignatureVerdict;
+using freemail::to_string;
+
+// A message payload signed by the sender (RSA work: call it on the worker pool). An error only for
+// a context that is not printable ASCII (a corrupt row), never for the mail.
+std::expected<std::string, std::string> signed_message_payload(const SignatureContext& context, std::int64_t id,
+                                                               std::string_view rfc822,
+                                                               const crypto::RsaPrivateKey& sender_key);
+// `sender_key` null (the peer's mailpage key is unknown or unusable): absent when unsigned, else invalid.
+SignatureVerdict verify_message(const ChannelPayload& payload, const SignatureContext& context,
+                                const crypto::RsaPublicKey* sender_key);
 
 // Freemail's header policy on the way out (Date rewritten to UTC, unknown headers dropped, From
 // kept only for our own address, Message-ID kept only for .freemail).

@@ -7,6 +7,8 @@
 
 #include "crypto/sealed_box.h"
 #include "freemail/channel_message.h"
+#include "freemail/message_signature.h"
+#include "freemail/rsa_key_file.h"
 #include "freemail/slot_chain.h"
 #include "store/database.h"
 #include "store/mailbox_store.h"
@@ -14,13 +16,25 @@
 #include <SQLiteCpp/Statement.h>
 #include <doctest/doctest.h>
 
+#include <fstream>
 #include <iostream>
+#include <map>
+#include <sstream>
 
 using namespace fcpmail;
 using namespace fcpmail::engine;
 using fcpmail::engine::test::MemoryNode;
 
 namespace {
+
+crypto::RsaPrivateKey fixture_key(const std::string& name) {
+  std::ifstream in(std::string(FCPMAIL_FIXTURES) + "/keys/" + name + ".key");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto key = freemail::read_rsa_key_file(text.str());
+  REQUIRE(key.has_value());
+  return *key;
+}
 
 EngineConfig fast_config() {
   EngineConfig c;
@@ -100,6 +114,13 @@ struct World {
     auto e = engine.outbox_show(outbox_id);
     if (!e || e->entry.recipients.empty()) return "?";
     return e->entry.recipients.front().code;
+  }
+
+  std::string identity_of(const std::string& address) {
+    SQLite::Statement q(*db, "SELECT identity_id FROM account WHERE address = ?");
+    q.bind(1, address);
+    REQUIRE(q.executeStep());
+    return q.getColumn(0).getString();
   }
 
   std::size_t cts_puts() const {
@@ -290,4 +311,69 @@ TEST_CASE("an idle channel stays within its FCP request budget") {
   MESSAGE("idle channel: " << per_channel_hour << " FCP requests per channel-hour (Freemail: up to 84)");
   CHECK(per_channel_hour <= 20.0);
   CHECK(per_channel_hour >= 12.0);  // the head slot is still polled every 5 minutes
+}
+
+TEST_CASE("x-fcpmail-signature: a peer's signed message is valid, a tampered or forged one invalid") {
+  World w;
+  const auto alice = w.create("alice");
+  const auto bob = w.create("bob");
+  auto id = w.engine.send(alice, {bob}, w.mail(alice, bob, "hi", "opens the channel"));
+  w.engine.outbox_approve(*id);
+  REQUIRE(w.run_until([&] { return w.engine.requests(bob)->size() == 1; }));
+  w.engine.approve_request(w.engine.requests(bob)->front().id);
+  REQUIRE(w.run_until([&] { return w.state_of(*id) == "delivered"; }));
+
+  // Bob's end of the channel: its public URI, the head of its send chain and the channel insert
+  // URI (the RTS `channel` value both ends sign over).
+  SQLite::Statement q(*w.db, "SELECT c.request_uri, c.send_slot, c.id, c.insert_uri_sealed, c.key_hash FROM channel c JOIN account a ON a.id = c.account_id WHERE a.address = ?");
+  q.bind(1, bob);
+  REQUIRE(q.executeStep());
+  const std::string request_uri = q.getColumn(0).getString();
+  std::string slot = q.getColumn(1).getString();
+  const auto channel_id = q.getColumn(2).getInt64();
+  const auto channel_key = w.box.open(q.getColumn(3).getString(), "channel:" + q.getColumn(4).getString());
+  REQUIRE(channel_key.has_value());
+  q.reset();
+  const std::string bob_id = w.identity_of(bob);
+  const std::string alice_id = w.identity_of(alice);
+  const freemail::MessageSignatureContext context{bob_id, alice_id, *channel_key};
+  auto mail = [&](const std::string& body) {
+    return "Subject: signed\r\nFrom: " + bob + "\r\nTo: " + alice + "\r\n\r\n" + body + "\r\n";
+  };
+  const auto bob_key = fixture_key("bob");
+  const auto mallory_key = fixture_key("mallory");
+
+  std::vector<std::string> payloads;
+  // Signed by Bob over exactly this context: what Bob's own engine writes.
+  payloads.push_back(*freemail::write_signed_message(context, 100, mail("genuine"), bob_key));
+  // Bob's signature, but the mail changed on the way.
+  auto tampered = *freemail::write_signed_message(context, 101, mail("original"), bob_key);
+  tampered.replace(tampered.find("original"), 8, "replaced");
+  payloads.push_back(tampered);
+  // Well-formed signature by a key that is not Bob's.
+  payloads.push_back(*freemail::write_signed_message(context, 102, mail("forged"), mallory_key));
+  // Bob's signature made for a different recipient (forwarded "as if sent to you").
+  payloads.push_back(*freemail::write_signed_message(freemail::MessageSignatureContext{bob_id, bob_id, *channel_key}, 103,
+                                                     mail("forwarded"), bob_key));
+
+  // Bob's engine gives up those slots, as a peer's chain is its own.
+  for (const auto& p : payloads) {
+    w.node.store[*freemail::slot_uri(request_uri, freemail::ChannelSide::responder, slot)] = p;
+    slot = *freemail::next_slot(slot);
+  }
+  w.db->exec("UPDATE channel SET send_slot = '" + slot + "', send_index = send_index + 4 WHERE id = " + std::to_string(channel_id));
+  REQUIRE(w.run_until([&] { return w.inbox(alice).size() == 4; }));
+  std::map<std::string, std::string> verdict;  // body word -> stored verdict
+  for (const auto& m : w.inbox(alice)) {
+    const auto at = m.find("X-Fcpmail-Signature: ");
+    REQUIRE(at != std::string::npos);
+    const auto value = m.substr(at + 21, m.find("\r\n", at) - at - 21);
+    CHECK(m.find("X-Fcpmail-Sender: " + bob) != std::string::npos);
+    for (std::string word : {"genuine", "replaced", "forged", "forwarded"})
+      if (m.find(word) != std::string::npos) verdict[word] = value;
+  }
+  CHECK(verdict["genuine"] == "valid");
+  CHECK(verdict["replaced"] == "invalid");
+  CHECK(verdict["forged"] == "invalid");
+  CHECK(verdict["forwarded"] == "invalid");
 }
