@@ -166,5 +166,9 @@ std::string utc_day(MillisSinceEpoch ms);
 std::string short_address(std::string_view address);  // "bob@abcdefgh…" for logs
 std::string hex_sha256(std::string_view data);
 TimePoint to_time_point(MillisSinceEpoch ms);
+// A fetch failure caused by what is stored at the key, not by the network (too big for our MaxSize,
+// unusable metadata...): the slot holds something we will never accept, so it counts as used, as
+// Freemail marks a fatally failed slot. Defined in rts_receiver.cpp.
+bool refused_content(const NodeError& error);
 
 }  // namespace fcpmail::engine
