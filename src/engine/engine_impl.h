@@ -74,6 +74,7 @@ struct Engine::Impl {
   std::vector<std::string> warnings;  // recent problems, newest last
   bool wot_seen = false;              // WebOfTrust has answered at least once
   std::map<std::string, std::uint64_t> requests_by_purpose;
+  std::uint64_t node_outages_seen = 0;  // Node::outages() when the last store check started
 
   // ---- basics ----
   static MillisSinceEpoch now();
@@ -88,6 +89,9 @@ struct Engine::Impl {
   boost::asio::awaitable<void> create_account_job(AccountCreateRequest request, Progress progress,
                                                   std::function<void(Result<AccountCreated>)> done);
   bool is_busy(const std::string& key) const { return busy.count(key) > 0; }
+  // After the node was unreachable: are our own inserts still there? A node that lost its store
+  // gets the mailpage republished and unacknowledged mail and RTSs sent again at once.
+  boost::asio::awaitable<void> check_own_inserts();
   void schedule_pass();
   void arm_timer();
 
