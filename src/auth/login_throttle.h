@@ -1,0 +1,72 @@
+// LoginThrottle: the pure policy behind the login gate. It counts failed logins per (user, peer) and
+// per user and says, for the next attempt, how long to hold it back and whether the user is locked
+// out. No clock of its own: every call takes `now`, so tests step time instead of sleeping.
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <string>
+#include <utility>
+
+namespace fcpmail::auth {
+
+struct LoginPolicy {
+  int free_failures = 3;                        // failures per (user, peer) before any delay
+  std::chrono::milliseconds first_delay{1000};  // then 1 s, doubling per failure ...
+  std::chrono::milliseconds max_delay{30000};   // ... up to 30 s
+  int lockout_failures = 20;                    // per user, across peers: locked for lockout_for
+  std::chrono::seconds lockout_for{900};
+};
+
+// What to do with the next attempt of (user, peer).
+struct AttemptRule {
+  bool locked_out = false;  // refuse without checking the password
+  std::chrono::milliseconds delay{0};
+};
+
+class LoginThrottle {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // max_entries bounds the memory an attacker can make us spend (one entry per distinct user or
+  // (user, peer) pair); the least recently failed entry is forgotten first.
+  explicit LoginThrottle(LoginPolicy policy = {}, std::size_t max_entries = 4096);
+
+  // The rule for an attempt starting at `now`, from the failures recorded so far.
+  AttemptRule before_attempt(const std::string& user, const std::string& peer, Clock::time_point now) const;
+  void record_failure(const std::string& user, const std::string& peer, Clock::time_point now);
+  // A right password clears the (user, peer) count. The per-user count stays: a success from one
+  // peer must not reset the lockout an attacker on another peer is running into.
+  void record_success(const std::string& user, const std::string& peer, Clock::time_point now);
+
+  // Penalty after `failures` earlier failures of one (user, peer): 0 for the free ones, then
+  // first_delay doubling up to max_delay.
+  std::chrono::milliseconds delay_after(int failures) const;
+  std::size_t tracked_entries() const { return pairs_.size() + users_.size(); }
+  const LoginPolicy& policy() const { return policy_; }
+
+ private:
+  struct Failures {
+    int count = 0;
+    Clock::time_point last{};
+  };
+  using PairKey = std::pair<std::string, std::string>;
+
+  // Failures older than lockout_for are forgotten (count as 0).
+  int live_count(const Failures& f, Clock::time_point now) const;
+  template <class Map, class Key>
+  void bump(Map& map, const Key& key, Clock::time_point now);
+  template <class Map>
+  void prune(Map& map, Clock::time_point now);
+
+  LoginPolicy policy_;
+  std::size_t max_entries_;
+  std::map<PairKey, Failures> pairs_;
+  std::map<std::string, Failures> users_;
+};
+
+// The key a user is throttled under: addresses compare case-insensitively, so "Me@X" and "me@x"
+// share one count.
+std::string throttle_key(const std::string& user);
+
+}  // namespace fcpmail::auth
