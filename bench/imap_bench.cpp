@@ -1,6 +1,6 @@
 // IMAP benchmark: fcpmail's IMAP server against Debian's Dovecot on the same 10,000 messages.
 //
-//   bench_imap_bench [--messages N] [--no-dovecot] [--keep]
+//   bench_imap_bench [--messages N] [--rounds N] [--no-dovecot] [--keep]
 //
 // Generates a mailbox (bench/imap_mail_generator.h: 2-20 KB, one in five with an attachment),
 // stores it in an fcpmail mailbox database (sealed, as the engine would) and in a Maildir, starts
@@ -8,7 +8,11 @@
 // port on 127.0.0.1, started and stopped here), and measures over TCP the same commands on both:
 // SELECT, FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE), UID SEARCH FROM, 1,000 random BODY[]
 // fetches, STORE 1:* +FLAGS (\Seen), and each server's resident memory. Prints a table with the
-// ratio fcpmail/Dovecot (lower is better; the target is <= 1.0). Figures, never pass/fail.
+// ratio fcpmail/Dovecot (lower is better; the target is <= 1.0). Both servers run at the same
+// time and every operation is repeated `--rounds` times (default 5; the 1,000-fetch and STORE
+// operations half as often, at least 3), alternating which server goes first, and the medians are
+// reported, so load on the machine weighs on both alike. Figures, never pass/fail. tools/bench
+// installs Dovecot, builds and runs this.
 #include "imap_mail_generator.h"
 #include "store/mailbox_store.h"
 
@@ -26,6 +30,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <pwd.h>
 #include <random>
@@ -251,75 +256,111 @@ class Client {
 };
 
 // ---- the measurements --------------------------------------------------------------------------
+//
+// Every operation is repeated several times; each repetition runs it once on every server, the
+// order alternating from one repetition to the next, and the table reports medians. So a burst of
+// load on this (shared) machine hits both servers alike instead of whichever was measured then.
 
-struct Figures {
-  double first_select_ms = 0, select_ms = 0, fetch_ms = 0, search_ms = 0, bodies_ms = 0, store_ms = 0;
+struct Target {
+  std::string name;
+  unsigned short port = 0;
+  std::function<Memory()> server_memory, session_memory;
+  std::unique_ptr<Client> session;   // the long-lived session most operations run in
+  std::map<std::string, std::vector<double>> samples;
   std::size_t fetch_responses = 0, search_hits = 0, body_bytes = 0;
-  Memory server, session;  // whole server / the process serving the session
+  Memory server, session_process;
 };
 
 double median(std::vector<double> v) {
+  if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
 
-Figures measure(unsigned short port, std::size_t count, const std::function<Memory()>& server_memory,
-                const std::function<Memory()>& session_memory) {
-  Figures f;
-  Client c(port);
-  c.run("LOGIN \"" + account + "\" \"" + password + "\"");
-  // Warm-up: both servers build their indexes and caches on first use.
-  c.run("SELECT INBOX");
-  c.run("FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE)");
-  std::vector<double> t;
-  for (int i = 0; i < 3; ++i) {  // a new session's first SELECT (nothing cached in the session)
-    Client fresh(port);
-    fresh.run("LOGIN \"" + account + "\" \"" + password + "\"");
-    auto s = Clock::now();
-    fresh.run("SELECT INBOX");
-    t.push_back(ms_since(s));
-    fresh.run("LOGOUT");
+struct Operation {
+  std::string label;
+  int repetitions;
+  std::function<double(Target&, int repetition)> run;  // returns milliseconds
+};
+
+void login(Client& c) { c.run("LOGIN \"" + account + "\" \"" + password + "\""); }
+
+std::vector<Operation> operations(std::size_t count, int rounds) {
+  std::vector<Operation> ops;
+  ops.push_back({"SELECT INBOX, new session", rounds, [](Target& t, int) {
+                   Client fresh(t.port);
+                   login(fresh);
+                   auto s = Clock::now();
+                   fresh.run("SELECT INBOX");
+                   double ms = ms_since(s);
+                   fresh.run("LOGOUT");
+                   return ms;
+                 }});
+  ops.push_back({"SELECT INBOX again, same session", rounds, [](Target& t, int) {
+                   auto s = Clock::now();
+                   t.session->run("SELECT INBOX");
+                   return ms_since(s);
+                 }});
+  ops.push_back({"FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE)", rounds, [](Target& t, int) {
+                   auto s = Clock::now();
+                   auto lines = t.session->run("FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE)");
+                   double ms = ms_since(s);
+                   t.fetch_responses = lines.size() - 1;
+                   return ms;
+                 }});
+  ops.push_back({"UID SEARCH FROM", rounds, [](Target& t, int) {
+                   auto s = Clock::now();
+                   auto lines = t.session->run("UID SEARCH FROM \"sender7@\"");
+                   double ms = ms_since(s);
+                   t.search_hits = 0;
+                   for (auto& l : lines)
+                     if (l.starts_with("* SEARCH"))
+                       t.search_hits = static_cast<std::size_t>(std::count(l.begin(), l.end(), ' ')) - 1;
+                   return ms;
+                 }});
+  ops.push_back({"1,000 random UID FETCH BODY[]", std::max(3, rounds / 2), [count](Target& t, int r) {
+                   std::mt19937 rng(7 + r);  // the same UIDs on both servers
+                   std::size_t bytes = 0;
+                   auto s = Clock::now();
+                   for (int i = 0; i < 1000; ++i) {
+                     auto lines = t.session->run("UID FETCH " + std::to_string(1 + rng() % count) + " BODY[]");
+                     for (auto& l : lines) bytes += l.size();
+                   }
+                   double ms = ms_since(s);
+                   t.body_bytes = bytes;
+                   return ms;
+                 }});
+  ops.push_back({"STORE 1:* +FLAGS (\\Seen)", std::max(3, rounds / 2), [](Target& t, int) {
+                   t.session->run("STORE 1:* -FLAGS.SILENT (\\Seen)");  // untimed: back to unseen
+                   auto s = Clock::now();
+                   t.session->run("STORE 1:* +FLAGS (\\Seen)");
+                   return ms_since(s);
+                 }});
+  return ops;
+}
+
+void measure(std::vector<Target*> targets, std::size_t count, int rounds) {
+  for (auto* t : targets) {
+    t->session = std::make_unique<Client>(t->port);
+    login(*t->session);
+    // Warm-up: both servers build their indexes and caches on first use.
+    t->session->run("SELECT INBOX");
+    t->session->run("FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE)");
   }
-  f.first_select_ms = median(t);
-  t.clear();
-  for (int i = 0; i < 5; ++i) {  // SELECT again in the same session (what clients do to poll)
-    auto s = Clock::now();
-    c.run("SELECT INBOX");
-    t.push_back(ms_since(s));
+  for (auto& op : operations(count, rounds)) {
+    for (int r = 0; r < op.repetitions; ++r) {
+      for (std::size_t k = 0; k < targets.size(); ++k) {
+        Target& t = *targets[(r % 2 == 0) ? k : targets.size() - 1 - k];
+        t.samples[op.label].push_back(op.run(t, r));
+      }
+    }
   }
-  f.select_ms = median(t);
-  t.clear();
-  for (int i = 0; i < 3; ++i) {
-    auto s = Clock::now();
-    auto lines = c.run("FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE)");
-    t.push_back(ms_since(s));
-    f.fetch_responses = lines.size() - 1;
+  for (auto* t : targets) {
+    t->server = t->server_memory();
+    t->session_process = t->session_memory();
+    t->session->run("LOGOUT");
+    t->session.reset();
   }
-  f.fetch_ms = median(t);
-  t.clear();
-  for (int i = 0; i < 5; ++i) {
-    auto s = Clock::now();
-    auto lines = c.run("UID SEARCH FROM \"sender7@\"");
-    t.push_back(ms_since(s));
-    f.search_hits = 0;
-    for (auto& l : lines)
-      if (l.starts_with("* SEARCH")) f.search_hits = static_cast<std::size_t>(std::count(l.begin(), l.end(), ' ')) - 1;
-  }
-  f.search_ms = median(t);
-  std::mt19937 rng(7);
-  auto s = Clock::now();
-  for (int i = 0; i < 1000; ++i) {
-    auto lines = c.run("UID FETCH " + std::to_string(1 + rng() % count) + " BODY[]");
-    for (auto& l : lines) f.body_bytes += l.size();
-  }
-  f.bodies_ms = ms_since(s);
-  s = Clock::now();
-  c.run("STORE 1:* +FLAGS (\\Seen)");
-  f.store_ms = ms_since(s);
-  f.server = server_memory();
-  f.session = session_memory();
-  c.run("LOGOUT");
-  return f;
 }
 
 // ---- the two servers ---------------------------------------------------------------------------
@@ -399,28 +440,30 @@ std::unique_ptr<Child> start_dovecot(const fs::path& dir, unsigned short port) {
   return spawn({"/usr/sbin/dovecot", "-F", "-c", conf.string()});
 }
 
-void row(const char* name, double a, std::optional<double> b, const char* unit) {
-  if (b) std::printf("%-44s %11.1f %s %11.1f %s %8.2f\n", name, a, unit, *b, unit, *b > 0 ? a / *b : 0.0);
-  else std::printf("%-44s %11.1f %s %14s %8s\n", name, a, unit, "-", "-");
+void row(const std::string& name, double a, std::optional<double> b, const char* unit) {
+  if (b) std::printf("%-46s %11.1f %s %11.1f %s %8.2f\n", name.c_str(), a, unit, *b, unit, *b > 0 ? a / *b : 0.0);
+  else std::printf("%-46s %11.1f %s %14s %8s\n", name.c_str(), a, unit, "-", "-");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::size_t count = 10000;
+  int rounds = 5;
   bool with_dovecot = true, keep = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--messages" && i + 1 < argc) count = std::stoul(argv[++i]);
+    else if (a == "--rounds" && i + 1 < argc) rounds = std::max(1, std::stoi(argv[++i]));
     else if (a == "--no-dovecot") with_dovecot = false;
     else if (a == "--keep") keep = true;
     else {
-      std::cerr << "usage: bench_imap_bench [--messages N] [--no-dovecot] [--keep]\n";
+      std::cerr << "usage: bench_imap_bench [--messages N] [--rounds N] [--no-dovecot] [--keep]\n";
       return 2;
     }
   }
   if (with_dovecot && !fs::exists("/usr/sbin/dovecot")) {
-    std::printf("dovecot is not installed (apt-get install dovecot-imapd): measuring fcpmail only\n");
+    std::printf("dovecot is not installed (tools/bench installs dovecot-imapd): measuring fcpmail only\n");
     with_dovecot = false;
   }
   char tmpl[] = "/tmp/fcpmail-imap-bench-XXXXXX";
@@ -444,67 +487,71 @@ int main(int argc, char** argv) {
                          (work / "fcpmail.db").string()});
     std::string first = read_line_fd(server->out);
     if (!first.starts_with("PORT ")) throw std::runtime_error("imap-testserver did not start: " + first);
-    auto fcp_port = static_cast<unsigned short>(std::stoi(first.substr(5)));
+    Target fcp;
+    fcp.name = "fcpmail";
+    fcp.port = static_cast<unsigned short>(std::stoi(first.substr(5)));
     pid_t fcp_pid = server->pid;
-    auto fcp = measure(fcp_port, count, [&] { return memory_of(fcp_pid); }, [&] { return memory_of(fcp_pid); });
-    server->stop();
+    fcp.server_memory = [fcp_pid] { return memory_of(fcp_pid); };
+    fcp.session_memory = fcp.server_memory;
 
-    std::optional<Figures> dove;
+    std::unique_ptr<Child> dovecot;
+    Target dove;
+    dove.name = "dovecot";
     if (with_dovecot) {
       fill_maildir(work / "dovecot" / "home" / "Maildir", mails, base_date);
-      auto port = free_port();
-      auto dovecot = start_dovecot(work / "dovecot", port);
+      dove.port = free_port();
+      dovecot = start_dovecot(work / "dovecot", dove.port);
       pid_t master = dovecot->pid;
-      auto imap_process = [&]() -> pid_t {
-        for (auto p : children_of(master))
-          if (comm_of(p) == "imap") return p;
-        return -1;
+      dove.server_memory = [master] {
+        Memory m = memory_of(master);
+        for (auto p : children_of(master)) {
+          auto pm = memory_of(p);
+          m.rss_kb += pm.rss_kb;
+          m.hwm_kb += pm.hwm_kb;
+        }
+        return m;
       };
-      try {
-        dove = measure(
-            port, count,
-            [&] {
-              Memory m = memory_of(master);
-              for (auto p : children_of(master)) {
-                auto pm = memory_of(p);
-                m.rss_kb += pm.rss_kb;
-                m.hwm_kb += pm.hwm_kb;
-              }
-              return m;
-            },
-            [&] {
-              auto p = imap_process();
-              return p > 0 ? memory_of(p) : Memory{};
-            });
-      } catch (const std::exception& e) {
-        std::printf("dovecot run failed: %s (log: %s)\n", e.what(), (work / "dovecot" / "dovecot.log").c_str());
+      dove.session_memory = [master] {
+        for (auto p : children_of(master))
+          if (comm_of(p) == "imap") return memory_of(p);
+        return Memory{};
+      };
+    }
+    std::vector<Target*> targets{&fcp};
+    if (with_dovecot) targets.push_back(&dove);
+    try {
+      measure(targets, count, rounds);
+    } catch (const std::exception& e) {
+      if (with_dovecot) {
+        std::printf("a run failed: %s (dovecot log: %s)\n", e.what(), (work / "dovecot" / "dovecot.log").c_str());
         std::ifstream log(work / "dovecot" / "dovecot.log");
         std::cout << log.rdbuf();
       }
-      dovecot->stop();
+      throw;
     }
+    server->stop();
+    if (dovecot) dovecot->stop();
 
-    std::printf("\n%-44s %14s %14s %8s\n", "operation (10,000-message INBOX)", "fcpmail", "dovecot", "ratio");
-    auto opt = [&](double Figures::*field) -> std::optional<double> {
-      if (!dove) return std::nullopt;
-      return (*dove).*field;
-    };
-    row("SELECT INBOX, new session (median of 3)", fcp.first_select_ms, opt(&Figures::first_select_ms), "ms");
-    row("SELECT INBOX again, same session (median 5)", fcp.select_ms, opt(&Figures::select_ms), "ms");
-    row("FETCH 1:* (UID FLAGS RFC822.SIZE ENVELOPE)", fcp.fetch_ms, opt(&Figures::fetch_ms), "ms");
-    row("UID SEARCH FROM (median of 5)", fcp.search_ms, opt(&Figures::search_ms), "ms");
-    row("1,000 random UID FETCH BODY[]", fcp.bodies_ms, opt(&Figures::bodies_ms), "ms");
-    row("STORE 1:* +FLAGS (\\Seen)", fcp.store_ms, opt(&Figures::store_ms), "ms");
+    std::string heading = "operation (" + std::to_string(count) + " messages), median";
+    std::printf("\n%-46s %14s %14s %8s\n", heading.c_str(), "fcpmail", "dovecot", "ratio");
+    for (auto& op : operations(count, rounds)) {
+      std::string label = op.label + " (" + std::to_string(op.repetitions) + "x)";
+      row(label, median(fcp.samples[op.label]),
+          with_dovecot ? std::optional<double>(median(dove.samples[op.label])) : std::nullopt, "ms");
+    }
     auto mb = [](long kb) { return kb / 1024.0; };
     row("server RSS after the run", mb(fcp.server.rss_kb),
-        dove ? std::optional<double>(mb(dove->server.rss_kb)) : std::nullopt, "MB");
+        with_dovecot ? std::optional<double>(mb(dove.server.rss_kb)) : std::nullopt, "MB");
     row("server peak RSS (VmHWM)", mb(fcp.server.hwm_kb),
-        dove ? std::optional<double>(mb(dove->server.hwm_kb)) : std::nullopt, "MB");
-    if (dove) row("  of which the session's imap process (RSS)", mb(fcp.session.rss_kb), mb(dove->session.rss_kb), "MB");
+        with_dovecot ? std::optional<double>(mb(dove.server.hwm_kb)) : std::nullopt, "MB");
+    if (with_dovecot)
+      row("  of which the session's imap process (RSS)", mb(fcp.session_process.rss_kb),
+          mb(dove.session_process.rss_kb), "MB");
     std::printf("\nchecks: FETCH responses %zu/%zu, SEARCH hits %zu/%zu, BODY[] bytes %zu/%zu (fcpmail/dovecot)\n",
-                fcp.fetch_responses, dove ? dove->fetch_responses : 0, fcp.search_hits, dove ? dove->search_hits : 0,
-                fcp.body_bytes, dove ? dove->body_bytes : 0);
-    std::printf("(fcpmail's whole server is one process; Dovecot's figure sums master, login, auth and imap processes)\n");
+                fcp.fetch_responses, dove.fetch_responses, fcp.search_hits, dove.search_hits, fcp.body_bytes,
+                dove.body_bytes);
+    std::printf("(each figure: median over repetitions alternating fcpmail and dovecot; fcpmail's server is one\n"
+                " process, Dovecot's figure sums master, login, auth and imap processes)\n");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_imap_bench: %s\n", e.what());
     rc = 1;

@@ -4,6 +4,8 @@ build_packages=(build-essential cmake pkg-config libboost1.74-dev libcrypto++-de
   libsqlitecpp-dev libsqlite3-dev doctest-dev)
 # What the integration tests drive: real mail clients and tools.
 test_packages=(curl mutt isync swaks python3 openssl procps chromium)
+# What tools/bench compares fcpmail's IMAP server with (started privately on loopback by the bench).
+bench_packages=(dovecot-imapd)
 
 install_missing() {
   local missing=()

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <expected>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -108,6 +109,10 @@ struct MessageMeta {
   std::string from, to, cc, bcc, subject, message_id;
 };
 
+// Metadata shared without copying (an implementation that keeps metadata in memory hands out
+// references to it).
+using SharedMeta = std::shared_ptr<const MessageMeta>;
+
 struct AppendResult {
   std::uint32_t uidvalidity = 0;
   std::uint32_t uid = 0;
@@ -185,6 +190,17 @@ class Mailbox {
   // entry per UID in the order given, nullopt for a UID that is not in the folder.
   virtual MailboxResult<std::vector<std::optional<MessageMeta>>> message_metas(
       const std::string& account, const std::string& folder, std::span<const std::uint32_t> uids) = 0;
+  // The same as message_metas without copies: one entry per UID, null for a UID not in the folder.
+  virtual MailboxResult<std::vector<SharedMeta>> shared_metas(const std::string& account,
+                                                              const std::string& folder,
+                                                              std::span<const std::uint32_t> uids) {
+    auto r = message_metas(account, folder, uids);
+    if (!r) return std::unexpected(r.error());
+    std::vector<SharedMeta> out;
+    out.reserve(r->size());
+    for (auto& m : *r) out.push_back(m ? std::make_shared<const MessageMeta>(std::move(*m)) : nullptr);
+    return out;
+  }
   // The message as stored (RFC 822 octets).
   virtual MailboxResult<std::string> read_message(const std::string& account, const std::string& folder,
                                                   std::uint32_t uid) = 0;

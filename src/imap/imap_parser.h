@@ -44,6 +44,8 @@ class CommandFramer {
   using Event = std::variant<NeedMore, Continue, Command, Reject>;
 
   explicit CommandFramer(FramerLimits limits = {}) : limits_(limits) {}
+  // New limits from the next line on (a session allows bigger literals once authenticated).
+  void set_limits(FramerLimits limits) { limits_ = limits; }
   void feed(std::string_view bytes) { buffer_.append(bytes); }
   Event next();
   // Bytes received but not yet part of a returned command.

@@ -1,5 +1,10 @@
 #include "imap/imap_server.h"
 
+#if __has_include("auth/login_gate.h")
+#include "auth/login_gate.h"
+#define FCPMAIL_IMAP_LOGIN_GATE 1
+#endif
+
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -18,17 +23,66 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+// How a connection has a login checked: the verdict (the account, or nothing) is posted to
+// `executor`. Held weakly by connections, which may outlive the server by a few handlers.
+class LoginRunner {
+ public:
+  using Done = std::function<void(std::optional<std::string>)>;
+  virtual ~LoginRunner() = default;
+  virtual void check(LoginRequest request, std::string peer, asio::any_io_executor executor, Done done) = 0;
+};
+
+#ifdef FCPMAIL_IMAP_LOGIN_GATE
+class GateRunner final : public LoginRunner {
+ public:
+  GateRunner(LoginCheck& check, auth::LoginGate* shared) {
+    if (shared) gate_ = shared;
+    else {
+      own_ = std::make_unique<auth::LoginGate>(check);
+      gate_ = own_.get();
+    }
+  }
+  void check(LoginRequest request, std::string peer, asio::any_io_executor executor, Done done) override {
+    gate_->check(std::move(request.user), std::move(request.password), std::move(peer), std::move(executor),
+                 [done = std::move(done)](auth::LoginVerdict v) { done(std::move(v.account)); });
+  }
+
+ private:
+  std::unique_ptr<auth::LoginGate> own_;
+  auth::LoginGate* gate_ = nullptr;
+};
+#endif
+
+// Without the gate (a build without src/auth): the check runs where it is asked for.
+class DirectRunner final : public LoginRunner {
+ public:
+  explicit DirectRunner(LoginCheck& check) : check_(check) {}
+  void check(LoginRequest request, std::string, asio::any_io_executor executor, Done done) override {
+    auto account = check_.check_login(request.user, request.password);
+    asio::post(executor, [done = std::move(done), account = std::move(account)]() mutable { done(std::move(account)); });
+  }
+
+ private:
+  LoginCheck& check_;
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, Mailbox& mailbox, LoginCheck& login, const ServerOptions& options)
+  Connection(tcp::socket socket, Mailbox& mailbox, LoginCheck& login, const ServerOptions& options,
+             std::weak_ptr<LoginRunner> runner)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
-        session_(mailbox, login, options.session),
-        idle_timeout_(options.idle_timeout) {}
+        session_(mailbox, login, session_options(options)),
+        idle_timeout_(options.idle_timeout),
+        login_deadline_(std::chrono::steady_clock::now() + options.login_timeout),
+        runner_(std::move(runner)) {}
 
   void start() {
     std::weak_ptr<Connection> weak = weak_from_this();
     auto executor = socket_.get_executor();
+    boost::system::error_code ec;
+    auto remote = socket_.remote_endpoint(ec);
+    peer_ = ec ? std::string("unknown") : remote.address().to_string();
     // Mailbox changes may be signalled from any thread: hop onto this connection's strand.
     session_.set_wake([weak, executor] {
       asio::post(executor, [weak] {
@@ -45,12 +99,25 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
  private:
+  static SessionOptions session_options(const ServerOptions& o) {
+    SessionOptions s = o.session;
+    s.async_login = true;
+    return s;
+  }
+
+  // Before login: the deadline counted from connect (input does not extend it); after: idle time.
   void arm_timer() {
-    timer_.expires_after(idle_timeout_);
+    if (session_.state() == Session::State::not_authenticated) timer_.expires_at(login_deadline_);
+    else timer_.expires_after(idle_timeout_);
     timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
       if (ec) return;
       if (auto self = weak.lock()) {
-        self->send("* BYE autologout: idle for too long\r\n");
+        if (self->session_.state() == Session::State::not_authenticated && !self->session_.login_pending())
+          self->send("* BYE login timeout: log in sooner after connecting\r\n");
+        else if (self->session_.login_pending())
+          return;  // the verdict re-arms the timer
+        else
+          self->send("* BYE autologout: idle for too long\r\n");
         self->closing_ = true;
         self->maybe_finish();
       }
@@ -60,15 +127,36 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void read() {
     socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
       if (ec) return self->shutdown();
+      if (self->done_) return;
       self->arm_timer();
-      self->send(self->session_.receive(std::string_view(self->buffer_.data(), n)));
-      if (self->session_.closed()) {
-        self->closing_ = true;
-        self->maybe_finish();
-        return;
-      }
-      self->read();
+      self->after(self->session_.receive(std::string_view(self->buffer_.data(), n)));
     });
+  }
+
+  // Sends the session's answer and decides what comes next: close, a login check, or more input.
+  void after(std::string output) {
+    send(std::move(output));
+    if (session_.closed()) {
+      closing_ = true;
+      maybe_finish();
+      return;
+    }
+    if (session_.login_pending()) return check_login();
+    read();
+  }
+
+  void check_login() {
+    auto request = session_.take_login_request();
+    auto runner = runner_.lock();
+    if (!request || !runner) return shutdown();
+    runner->check(std::move(*request), peer_, socket_.get_executor(),
+                  [weak = weak_from_this()](std::optional<std::string> account) {
+                    auto self = weak.lock();
+                    if (!self || self->done_) return;
+                    std::string out = self->session_.login_finished(account);
+                    self->arm_timer();
+                    self->after(std::move(out));
+                  });
   }
 
   void send(std::string bytes) {
@@ -112,6 +200,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   asio::steady_timer timer_;
   Session session_;
   std::chrono::seconds idle_timeout_;
+  std::chrono::steady_clock::time_point login_deadline_;
+  std::weak_ptr<LoginRunner> runner_;
+  std::string peer_;
   std::array<char, 16384> buffer_{};
   std::string pending_, in_flight_;
   bool writing_ = false;
@@ -119,25 +210,43 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool done_ = false;
 };
 
+std::shared_ptr<LoginRunner> make_runner(LoginCheck& check, [[maybe_unused]] auth::LoginGate* gate) {
+#ifdef FCPMAIL_IMAP_LOGIN_GATE
+  return std::make_shared<GateRunner>(check, gate);
+#else
+  return std::make_shared<DirectRunner>(check);
+#endif
+}
+
 }  // namespace
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Impl(asio::io_context& io, const tcp::endpoint& ep, Mailbox& mb, LoginCheck& lc, ServerOptions opts)
-      : io(io), acceptor(io, ep), port(acceptor.local_endpoint().port()), mailbox(mb), login(lc),
-        options(std::move(opts)) {}
+      : io(io), acceptor(io, ep), retry(io), port(acceptor.local_endpoint().port()), mailbox(mb), login(lc),
+        options(std::move(opts)), runner(make_runner(lc, options.login_gate)) {}
 
   void accept() {
     acceptor.async_accept(asio::make_strand(io), [self = shared_from_this()](boost::system::error_code ec, tcp::socket s) {
       if (!self->acceptor.is_open()) return;
-      if (!ec) {
+      if (ec) {
+        // Out of file descriptors or similar: try again shortly instead of spinning.
+        self->retry.expires_after(std::chrono::milliseconds(100));
+        self->retry.async_wait([self](boost::system::error_code e) {
+          if (!e && self->acceptor.is_open()) self->accept();
+        });
+        return;
+      }
+      {
         std::lock_guard lock(self->mutex);
         std::erase_if(self->connections, [](const std::weak_ptr<Connection>& w) { return w.expired(); });
         if (self->connections.size() >= self->options.max_connections) {
           boost::system::error_code ignored;
+          // A fresh socket's send buffer takes these bytes without blocking.
           asio::write(s, asio::buffer(std::string_view("* BYE too many connections\r\n")), ignored);
+          s.shutdown(tcp::socket::shutdown_both, ignored);
           s.close(ignored);
         } else {
-          auto c = std::make_shared<Connection>(std::move(s), self->mailbox, self->login, self->options);
+          auto c = std::make_shared<Connection>(std::move(s), self->mailbox, self->login, self->options, self->runner);
           self->connections.push_back(c);
           c->start();
         }
@@ -148,11 +257,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
   asio::io_context& io;
   tcp::acceptor acceptor;
+  asio::steady_timer retry;
   unsigned short port;
   Mailbox& mailbox;
   LoginCheck& login;
   ServerOptions options;
-  std::mutex mutex;
+  std::shared_ptr<LoginRunner> runner;
+  mutable std::mutex mutex;
   std::vector<std::weak_ptr<Connection>> connections;
 };
 
@@ -162,13 +273,24 @@ Server::Server(asio::io_context& io, const tcp::endpoint& endpoint, Mailbox& mai
   impl_->accept();
 }
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+  // The gate (joined here) drops the verdicts still due; the connections are closing anyway.
+  impl_->runner.reset();
+}
 
 unsigned short Server::port() const { return impl_->port; }
+
+std::size_t Server::connections() const {
+  std::lock_guard lock(impl_->mutex);
+  return static_cast<std::size_t>(std::count_if(impl_->connections.begin(), impl_->connections.end(),
+                                                [](const std::weak_ptr<Connection>& w) { return !w.expired(); }));
+}
 
 void Server::stop() {
   boost::system::error_code ignored;
   impl_->acceptor.close(ignored);
+  impl_->retry.cancel();
   std::lock_guard lock(impl_->mutex);
   for (auto& w : impl_->connections)
     if (auto c = w.lock()) c->close();

@@ -10,7 +10,15 @@
 //   imap.port();   // the bound port (useful with port 0)
 //
 // A connection that sends garbage or drops mid-literal only ends itself. Connections idle for
-// longer than `idle_timeout` (default 31 min, RFC 3501 §5.4 asks for at least 30) are closed.
+// longer than `idle_timeout` (default 31 min, RFC 3501 §5.4 asks for at least 30) are closed; a
+// connection that has not logged in within `login_timeout` of connecting is closed too. At most
+// `max_connections` are served at once: further ones get `* BYE too many connections` and are
+// closed at once.
+//
+// LOGIN and AUTHENTICATE never run on the I/O thread: the session's pending login goes through the
+// login gate (src/auth/login_gate.h: the password check on the gate's worker, a growing delay after
+// failures, lock-out), and its verdict comes back to the connection's strand. While a login is
+// pending the connection reads nothing more (the client waits for its answer anyway).
 #pragma once
 #include "fcpmail/login.h"
 #include "fcpmail/mailbox.h"
@@ -22,12 +30,20 @@
 #include <chrono>
 #include <memory>
 
+namespace fcpmail::auth {
+class LoginGate;
+}
+
 namespace fcpmail::imap {
 
 struct ServerOptions {
-  SessionOptions session;
+  SessionOptions session;                        // async_login is always on in the server
   std::chrono::seconds idle_timeout{31 * 60};
-  std::size_t max_connections = 256;
+  std::chrono::seconds login_timeout{60};        // from connect to a successful login
+  std::size_t max_connections = 512;
+  // The gate shared with SMTP and the web UI (so failures count across them); must outlive the
+  // server. If null, the server makes its own over `login` with the default policy.
+  auth::LoginGate* login_gate = nullptr;
 };
 
 class Server {
@@ -44,6 +60,9 @@ class Server {
   unsigned short port() const;
   // Stops accepting and closes every connection.
   void stop();
+
+  // Connections being served now.
+  std::size_t connections() const;
 
   struct Impl;
 

@@ -297,6 +297,13 @@ class SearchParser {
   int depth_ = 0;
 };
 
+FramerLimits unauthenticated_limits(const SessionOptions& o) {
+  FramerLimits l = o.limits;
+  l.max_literal = std::min(l.max_literal, o.max_literal_unauthenticated);
+  l.max_command = std::min(l.max_command, l.max_line + o.max_literal_unauthenticated);
+  return l;
+}
+
 }  // namespace
 
 // ---- construction --------------------------------------------------------------------------
@@ -320,7 +327,8 @@ class Session::OwnWrite {
 };
 
 Session::Session(Mailbox& mailbox, LoginCheck& login, SessionOptions options)
-    : mailbox_(mailbox), login_(login), options_(options), framer_(options.limits), watch_(std::make_shared<Watch>()) {
+    : mailbox_(mailbox), login_(login), options_(options), framer_(unauthenticated_limits(options)),
+      watch_(std::make_shared<Watch>()) {
   // The listener may run on any thread, even after this session is gone: it holds the Watch only.
   std::weak_ptr<Watch> weak = watch_;
   listener_id_ = mailbox_.add_listener([weak](const MailboxEvent& e) {
@@ -357,7 +365,21 @@ std::string Session::receive(std::string_view bytes) {
   std::string out;
   if (closed_) return out;
   framer_.feed(bytes);
-  while (!closed_) {
+  if (login_waiting_) {
+    // Kept for after the verdict, within bounds.
+    if (framer_.buffered() > options_.max_buffered_while_pending) {
+      out += "* BYE too much input while logging in\r\n";
+      closed_ = true;
+      state_ = State::logout;
+    }
+    return out;
+  }
+  drain(out);
+  return out;
+}
+
+void Session::drain(std::string& out) {
+  while (!closed_ && !login_waiting_) {
     auto ev = framer_.next();
     if (std::holds_alternative<CommandFramer::NeedMore>(ev)) break;
     if (std::holds_alternative<CommandFramer::Continue>(ev)) {
@@ -366,7 +388,7 @@ std::string Session::receive(std::string_view bytes) {
     }
     if (auto* r = std::get_if<CommandFramer::Reject>(&ev)) {
       bad(out, r->tag, r->text);
-      if (r->close) {
+      if (r->close && !closed_) {
         out += "* BYE literal too large\r\n";
         closed_ = true;
         state_ = State::logout;
@@ -377,6 +399,22 @@ std::string Session::receive(std::string_view bytes) {
     if (pending_ != Pending::none) handle_continuation_line(cmd.raw, out);
     else handle_command(cmd.raw, out);
   }
+}
+
+std::optional<LoginRequest> Session::take_login_request() {
+  auto r = std::move(login_request_);
+  login_request_.reset();
+  return r;
+}
+
+std::string Session::login_finished(const std::optional<std::string>& account) {
+  std::string out;
+  if (!login_waiting_) return out;
+  login_waiting_ = false;
+  login_request_.reset();
+  auto request = std::exchange(login_checking_, {});
+  complete_login(std::exchange(login_tag_, {}), account, request, login_is_authenticate_, out);
+  if (!closed_) drain(out);
   return out;
 }
 
@@ -529,15 +567,35 @@ void Session::cmd_id(const Command& c, std::string& out) {
 void Session::cmd_login(const Command& c, std::string& out) {
   if (c.args.size() != 2 || !c.args[0].is_astring() || !c.args[1].is_astring())
     return bad(out, c.tag, "LOGIN takes a user name and a password");
-  auto account = login_.check_login(c.args[0].text, c.args[1].text);
-  if (!account) {
+  begin_login(c.tag, LoginRequest{c.args[0].text, c.args[1].text, {}}, false, out);
+}
+
+void Session::begin_login(const std::string& tag, LoginRequest request, bool authenticate, std::string& out) {
+  if (!options_.async_login) {
+    auto account = login_.check_login(request.user, request.password);
+    return complete_login(tag, account, request, authenticate, out);
+  }
+  login_waiting_ = true;
+  login_tag_ = tag;
+  login_is_authenticate_ = authenticate;
+  login_checking_ = request;
+  login_request_ = std::move(request);
+}
+
+void Session::complete_login(const std::string& tag, const std::optional<std::string>& account,
+                             const LoginRequest& request, bool authenticate, std::string& out) {
+  // PLAIN's authorisation identity may only name the account itself (no proxy logins).
+  bool authz_ok = request.authzid.empty() ||
+                  (account && (iequals(request.authzid, *account) || iequals(request.authzid, request.user)));
+  if (!account || !authz_ok) {
     consecutive_bad_ = 0;
-    out += c.tag + " NO [AUTHENTICATIONFAILED] invalid user name or password\r\n";
+    out += tag + " NO [AUTHENTICATIONFAILED] invalid user name or password\r\n";
     return;
   }
   account_ = *account;
   state_ = State::authenticated;
-  ok(out, c.tag, "[CAPABILITY " + std::string(capabilities) + "] logged in");
+  framer_.set_limits(options_.limits);
+  ok(out, tag, "[CAPABILITY " + std::string(capabilities) + "] " + (authenticate ? "authenticated" : "logged in"));
 }
 
 void Session::cmd_authenticate(const Command& c, std::string& out) {
@@ -567,15 +625,7 @@ void Session::finish_authenticate(const std::string& tag, std::string_view b64, 
   std::string authz = decoded->substr(0, first);
   std::string user = decoded->substr(first + 1, second - first - 1);
   std::string pass = decoded->substr(second + 1);
-  auto account = login_.check_login(user, pass);
-  if (!account || (!authz.empty() && login_.check_login(authz, pass) != account)) {
-    consecutive_bad_ = 0;
-    out += tag + " NO [AUTHENTICATIONFAILED] invalid user name or password\r\n";
-    return;
-  }
-  account_ = *account;
-  state_ = State::authenticated;
-  ok(out, tag, "[CAPABILITY " + std::string(capabilities) + "] authenticated");
+  begin_login(tag, LoginRequest{std::move(user), std::move(pass), std::move(authz)}, true, out);
 }
 
 // ---- authenticated -------------------------------------------------------------------------
@@ -1006,7 +1056,7 @@ void Session::plan_meta(std::vector<std::size_t> wanted) {
 }
 
 const MessageMeta* Session::meta_at(std::size_t idx) {
-  constexpr std::size_t batch = 256;
+  constexpr std::size_t batch = 2048;  // shared references: a window costs little
   auto& w = metas_;
   auto pos = static_cast<std::size_t>(std::lower_bound(w.wanted.begin(), w.wanted.end(), idx) - w.wanted.begin());
   if (pos >= w.wanted.size() || w.wanted[pos] != idx) {
@@ -1018,14 +1068,13 @@ const MessageMeta* Session::meta_at(std::size_t idx) {
     std::vector<std::uint32_t> uids;
     std::size_t end = std::min(w.wanted.size(), pos + batch);
     for (std::size_t k = pos; k < end; ++k) uids.push_back(view_[w.wanted[k]].uid);
-    auto r = mailbox_.message_metas(account_, folder_, uids);
+    auto r = mailbox_.shared_metas(account_, folder_, uids);
     w.first = pos;
     w.metas.clear();
     if (r) w.metas = std::move(*r);
-    else w.metas.assign(uids.size(), std::nullopt);
+    else w.metas.assign(uids.size(), nullptr);
   }
-  auto& m = w.metas[pos - w.first];
-  return m ? &*m : nullptr;
+  return w.metas[pos - w.first].get();
 }
 
 void Session::cmd_search(const Command& c, std::string& out, bool uid, std::size_t a0) {

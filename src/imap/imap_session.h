@@ -27,6 +27,22 @@ struct SessionOptions {
   int max_consecutive_bad = 30;
   // If set, sees the first line of every command (passwords of LOGIN included: for tests only).
   std::function<void(std::string_view)> trace;
+  // false: LOGIN/AUTHENTICATE call LoginCheck::check_login inside receive() (unit tests, tools).
+  // true: they end in a pending login (see pending_login()) that the caller checks elsewhere (the
+  // server runs it through the login gate, off the I/O thread) and answers with login_finished().
+  bool async_login = false;
+  // Before authentication nobody needs big literals: a larger one is refused (and a LITERAL+ one
+  // already on its way closes the session), so an anonymous peer cannot make us buffer megabytes.
+  std::size_t max_literal_unauthenticated = 64 * 1024;
+  // Bytes of input kept while a login is pending (pipelined commands): more closes the session.
+  std::size_t max_buffered_while_pending = 256 * 1024;
+};
+
+// A login waiting for its verdict (async_login).
+struct LoginRequest {
+  std::string user;
+  std::string password;
+  std::string authzid;   // AUTHENTICATE PLAIN's authorisation identity ("" if none)
 };
 
 class Session {
@@ -47,6 +63,15 @@ class Session {
   bool closed() const { return closed_; }
   // Called from any thread when the selected folder changed; the server posts to its executor.
   void set_wake(std::function<void()> wake);
+
+  // After receive(): a LOGIN or AUTHENTICATE waits for its verdict (async_login only). Until
+  // login_finished() nothing more is answered; further input is kept (bounded) for later.
+  bool login_pending() const { return login_waiting_; }
+  // The credentials to check (once per pending login; nullopt if none is pending or already taken).
+  std::optional<LoginRequest> take_login_request();
+  // The verdict: the canonical account on success, nothing on failure. Returns the tagged answer
+  // followed by the answers to any commands that arrived meanwhile.
+  std::string login_finished(const std::optional<std::string>& account);
 
   enum class State { not_authenticated, authenticated, selected, logout };
   State state() const { return state_; }
@@ -81,6 +106,12 @@ class Session {
   void cmd_login(const Command& c, std::string& out);
   void cmd_authenticate(const Command& c, std::string& out);
   void finish_authenticate(const std::string& tag, std::string_view base64, std::string& out);
+  // Checks at once (sync) or leaves a pending login (async_login).
+  void begin_login(const std::string& tag, LoginRequest request, bool authenticate, std::string& out);
+  void complete_login(const std::string& tag, const std::optional<std::string>& account, const LoginRequest& request,
+                      bool authenticate, std::string& out);
+  // Takes commands out of the framer and answers them until input runs out or a login is pending.
+  void drain(std::string& out);
   void cmd_select(const Command& c, std::string& out, bool read_only);
   void cmd_create(const Command& c, std::string& out);
   void cmd_delete(const Command& c, std::string& out);
@@ -124,7 +155,7 @@ class Session {
   struct MetaWindow {
     std::vector<std::size_t> wanted;
     std::size_t first = 0;                       // position in `wanted` of metas[0]
-    std::vector<std::optional<MessageMeta>> metas;
+    std::vector<SharedMeta> metas;             // shared with the store's cache, no copies
   };
   MetaWindow metas_;
   // SEARCH's header fields by UID (a message's content never changes under its UID).
@@ -153,6 +184,13 @@ class Session {
   enum class Pending { none, authenticate, idle };
   Pending pending_ = Pending::none;
   std::string pending_tag_;
+
+  // A login waiting for login_finished() (async_login).
+  bool login_waiting_ = false;
+  std::optional<LoginRequest> login_request_;   // until take_login_request()
+  LoginRequest login_checking_;                  // kept for login_finished (AUTHENTICATE's authzid)
+  std::string login_tag_;
+  bool login_is_authenticate_ = false;
 
   std::shared_ptr<Watch> watch_;
   std::uint64_t listener_id_ = 0;

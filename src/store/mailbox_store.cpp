@@ -3,6 +3,7 @@
 #include "store/mime.h"
 
 #include <SQLiteCpp/Statement.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <cctype>
@@ -208,6 +209,15 @@ auto guarded(F&& f) -> decltype(f()) {
 
 }  // namespace
 
+// What an opened MessageMeta costs in memory, roughly (strings plus allocation overhead).
+static std::size_t approximate_size(const MessageMeta& m) {
+  std::size_t n = sizeof(MessageMeta) + sizeof(std::shared_ptr<const MessageMeta>) + 32;
+  for (auto* s : {&m.envelope, &m.bodystructure, &m.body, &m.from, &m.to, &m.cc, &m.bcc, &m.subject,
+                  &m.message_id})
+    if (s->size() > 15) n += s->size() + 17;
+  return n;
+}
+
 MailboxStore::MailboxStore(SQLite::Database& db, std::size_t max_message_size)
     : db_(db), max_message_size_(max_message_size) {
   db_.exec(
@@ -255,6 +265,101 @@ void MailboxStore::unlock(const std::string& account, const crypto::Key256& key)
 void MailboxStore::lock(const std::string& account) {
   std::lock_guard lock(mutex_);
   boxes_.erase(account);
+  // The opened metadata must not outlive the key.
+  for (auto it = index_.begin(); it != index_.end();) {
+    if (it->second.account == account) {
+      for (auto& m : it->second.messages)
+        if (m.meta) meta_bytes_ -= std::min(meta_bytes_, approximate_size(*m.meta));
+      it = index_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void MailboxStore::set_meta_cache_limit(std::size_t bytes) {
+  std::lock_guard lock(mutex_);
+  meta_limit_ = bytes;
+}
+
+std::size_t MailboxStore::meta_cache_bytes() const {
+  std::lock_guard lock(mutex_);
+  return meta_bytes_;
+}
+
+bool MailboxStore::committed() const { return sqlite3_get_autocommit(db_.getHandle()) != 0; }
+
+MailboxStore::FolderIndex* MailboxStore::index_of(const std::string& account, const Folder& f) {
+  if (auto it = index_.find(f.id); it != index_.end()) return &it->second;
+  if (!committed()) return nullptr;
+  FolderIndex ix;
+  ix.account = account;
+  SQLite::Statement q(db_,
+                      "SELECT uid, flags, keywords, internal_date, size, content FROM mbx_message"
+                      " WHERE folder_id = ? ORDER BY uid");
+  q.bind(1, f.id);
+  while (q.executeStep()) {
+    Indexed m;
+    m.info.uid = static_cast<std::uint32_t>(q.getColumn(0).getInt64());
+    m.info.flags.system = static_cast<std::uint8_t>(q.getColumn(1).getInt());
+    const char* kw = q.getColumn(2).getText();
+    if (kw && *kw) m.info.flags.keywords = split_keywords(kw);
+    m.info.internal_date = q.getColumn(3).getInt64();
+    m.info.size = static_cast<std::uint32_t>(q.getColumn(4).getInt64());
+    m.content = q.getColumn(5).getInt64();
+    ix.messages.push_back(std::move(m));
+  }
+  return &index_.insert_or_assign(f.id, std::move(ix)).first->second;
+}
+
+MailboxStore::Indexed* MailboxStore::indexed(FolderIndex& ix, std::uint32_t uid) {
+  auto it = std::lower_bound(ix.messages.begin(), ix.messages.end(), uid,
+                             [](const Indexed& m, std::uint32_t u) { return m.info.uid < u; });
+  return it != ix.messages.end() && it->info.uid == uid ? &*it : nullptr;
+}
+
+void MailboxStore::forget_index(std::int64_t folder_id) {
+  auto it = index_.find(folder_id);
+  if (it == index_.end()) return;
+  for (auto& m : it->second.messages)
+    if (m.meta) meta_bytes_ -= std::min(meta_bytes_, approximate_size(*m.meta));
+  index_.erase(it);
+}
+
+template <class F>
+void MailboxStore::update_index(std::int64_t folder_id, F&& apply) {
+  auto it = index_.find(folder_id);
+  if (it == index_.end()) return;
+  if (!committed()) return forget_index(folder_id);
+  apply(it->second);
+}
+
+void MailboxStore::add_to_index(std::int64_t folder_id, Indexed added) {
+  update_index(folder_id, [&](FolderIndex& ix) {
+    SharedMeta meta = std::move(added.meta);
+    if (!ix.messages.empty() && ix.messages.back().info.uid >= added.info.uid) return forget_index(folder_id);
+    ix.messages.push_back(std::move(added));
+    keep_meta(ix.messages.back(), std::move(meta));
+  });
+}
+
+void MailboxStore::drop_from_index(std::int64_t folder_id, const std::vector<std::uint32_t>& sorted_uids) {
+  if (sorted_uids.empty()) return;
+  update_index(folder_id, [&](FolderIndex& ix) {
+    std::erase_if(ix.messages, [&](const Indexed& m) {
+      if (!std::binary_search(sorted_uids.begin(), sorted_uids.end(), m.info.uid)) return false;
+      if (m.meta) meta_bytes_ -= std::min(meta_bytes_, approximate_size(*m.meta));
+      return true;
+    });
+  });
+}
+
+void MailboxStore::keep_meta(Indexed& m, SharedMeta meta) {
+  if (!meta || m.meta) return;
+  std::size_t size = approximate_size(*meta);
+  if (meta_bytes_ + size > meta_limit_) return;
+  meta_bytes_ += size;
+  m.meta = std::move(meta);
 }
 
 bool MailboxStore::is_unlocked(const std::string& account) const {
@@ -382,9 +487,9 @@ std::string MailboxStore::normalize_line_ends(std::string_view in) {
   return out;
 }
 
-MailboxResult<std::uint32_t> MailboxStore::insert_message(const std::string& account, const Folder& f,
-                                                          std::string_view rfc822, const Flags& flags,
-                                                          std::int64_t internal_date) {
+MailboxResult<MailboxStore::Indexed> MailboxStore::insert_message(const std::string& account, const Folder& f,
+                                                                   std::string_view rfc822, const Flags& flags,
+                                                                   std::int64_t internal_date) {
   auto b = box(account);
   if (!b) return std::unexpected(b.error());
   if (f.noselect) return std::unexpected(MailboxError::no_such_folder);
@@ -417,8 +522,19 @@ MailboxResult<std::uint32_t> MailboxStore::insert_message(const std::string& acc
   upd.bind(1, static_cast<std::int64_t>(uid) + 1);
   upd.bind(2, f.id);
   upd.exec();
-  return uid;
+  Indexed added;
+  added.info.uid = uid;
+  added.info.flags.system = static_cast<std::uint8_t>(flags.system & 0x1f);
+  added.info.flags.keywords = normalize_keywords(flags.keywords);
+  added.info.internal_date = internal_date;
+  added.info.size = static_cast<std::uint32_t>(msg.size());
+  added.content = content;
+  // The metadata is at hand: kept for the first FETCH of the new message (if the index is loaded).
+  added.meta = std::make_shared<const MessageMeta>(std::move(meta));
+  return added;
 }
+
+
 
 MailboxResult<std::uint32_t> MailboxStore::deliver(const std::string& account, const std::string& folder,
                                                    std::string_view rfc822, const Flags& flags,
@@ -429,10 +545,12 @@ MailboxResult<std::uint32_t> MailboxStore::deliver(const std::string& account, c
     auto f = find_folder(account, folder);
     if (!f) return std::unexpected(f.error());
     Atomic tx(db_);
-    auto uid = insert_message(account, *f, rfc822, flags, internal_date);
-    if (!uid) return uid;
+    auto added = insert_message(account, *f, rfc822, flags, internal_date);
+    if (!added) return std::unexpected(added.error());
     tx.commit();
-    events.push_back({MailboxEvent::Kind::appended, account, *normalize_name(folder), {*uid}});
+    std::uint32_t uid = added->info.uid;
+    add_to_index(f->id, std::move(*added));
+    events.push_back({MailboxEvent::Kind::appended, account, *normalize_name(folder), {uid}});
     return uid;
   });
   notify(events);
@@ -449,11 +567,13 @@ MailboxResult<AppendResult> MailboxStore::append(const std::string& account, con
     if (!f) return std::unexpected(f.error());
     if (f->special == SpecialUse::outbox) return std::unexpected(MailboxError::not_permitted);
     Atomic tx(db_);
-    auto uid = insert_message(account, *f, rfc822, flags, internal_date);
-    if (!uid) return std::unexpected(uid.error());
+    auto added = insert_message(account, *f, rfc822, flags, internal_date);
+    if (!added) return std::unexpected(added.error());
     tx.commit();
-    events.push_back({MailboxEvent::Kind::appended, account, *normalize_name(folder), {*uid}});
-    return AppendResult{f->uidvalidity, *uid};
+    std::uint32_t uid = added->info.uid;
+    add_to_index(f->id, std::move(*added));
+    events.push_back({MailboxEvent::Kind::appended, account, *normalize_name(folder), {uid}});
+    return AppendResult{f->uidvalidity, uid};
   });
   notify(events);
   return r;
@@ -477,6 +597,7 @@ MailboxResult<void> MailboxStore::remove(const std::string& account, const std::
     }
     tx.commit();
     std::sort(removed.begin(), removed.end());
+    drop_from_index(f->id, removed);
     if (!removed.empty())
       events.push_back({MailboxEvent::Kind::expunged, account, *normalize_name(folder), std::move(removed)});
     return {};
@@ -519,16 +640,22 @@ MailboxResult<FolderStatus> MailboxStore::folder_status(const std::string& accou
     auto f = find_folder(account, folder);
     if (!f) return std::unexpected(f.error());
     if (f->noselect) return std::unexpected(MailboxError::no_such_folder);
+    FolderStatus s;
+    s.uidvalidity = f->uidvalidity;
+    s.uidnext = f->uidnext;
+    s.recent_from_uid = f->recent_uid;
+    if (auto it = index_.find(f->id); it != index_.end() && committed()) {
+      s.messages = static_cast<std::uint32_t>(it->second.messages.size());
+      s.unseen = static_cast<std::uint32_t>(std::count_if(it->second.messages.begin(), it->second.messages.end(),
+                                                          [](const Indexed& m) { return !(m.info.flags.system & flag_seen); }));
+      return s;
+    }
     SQLite::Statement q(db_,
                         "SELECT COUNT(*), COALESCE(SUM((flags & 1) = 0), 0) FROM mbx_message WHERE folder_id = ?");
     q.bind(1, f->id);
     q.executeStep();
-    FolderStatus s;
-    s.uidvalidity = f->uidvalidity;
-    s.uidnext = f->uidnext;
     s.messages = static_cast<std::uint32_t>(q.getColumn(0).getInt64());
     s.unseen = static_cast<std::uint32_t>(q.getColumn(1).getInt64());
-    s.recent_from_uid = f->recent_uid;
     return s;
   });
 }
@@ -608,6 +735,7 @@ MailboxResult<void> MailboxStore::delete_folder(const std::string& account, cons
       d.exec();
     }
     tx.commit();
+    forget_index(f->id);
     if (!uids.empty()) events.push_back({MailboxEvent::Kind::expunged, account, *name, std::move(uids)});
     events.push_back({MailboxEvent::Kind::folders_changed, account, "", {}});
     return {};
@@ -679,6 +807,9 @@ MailboxResult<void> MailboxStore::rename_folder(const std::string& account, cons
       }
     }
     tx.commit();
+    // Folder ids stay with their rows (a renamed folder keeps its id and messages); INBOX's moved
+    // out. Either way the affected indexes are rebuilt on next use.
+    forget_index(src->id);
     events.push_back({MailboxEvent::Kind::folders_changed, account, "", {}});
     return {};
   });
@@ -720,11 +851,17 @@ MailboxResult<std::vector<MessageInfo>> MailboxStore::messages(const std::string
     std::lock_guard lock(mutex_);
     auto f = find_folder(account, folder);
     if (!f) return std::unexpected(f.error());
+    std::vector<MessageInfo> out;
+    if (auto* ix = index_of(account, *f)) {
+      out.reserve(ix->messages.size());
+      for (auto& m : ix->messages) out.push_back(m.info);
+      return out;
+    }
+    // Inside a transaction of the engine's: read what the connection sees, keep nothing.
     SQLite::Statement q(db_,
                         "SELECT uid, flags, keywords, internal_date, size FROM mbx_message"
                         " WHERE folder_id = ? ORDER BY uid");
     q.bind(1, f->id);
-    std::vector<MessageInfo> out;
     while (q.executeStep()) {
       MessageInfo m;
       m.uid = static_cast<std::uint32_t>(q.getColumn(0).getInt64());
@@ -742,87 +879,110 @@ MailboxResult<std::vector<MessageInfo>> MailboxStore::messages(const std::string
 MailboxResult<MessageMeta> MailboxStore::message_meta(const std::string& account, const std::string& folder,
                                                       std::uint32_t uid) {
   return guarded([&]() -> MailboxResult<MessageMeta> {
-    std::string sealed;
-    const crypto::SealedBox* b = nullptr;
-    {
-      std::lock_guard lock(mutex_);
-      auto bx = box(account);
-      if (!bx) return std::unexpected(bx.error());
-      b = *bx;
-      auto f = find_folder(account, folder);
-      if (!f) return std::unexpected(f.error());
-      SQLite::Statement q(db_, "SELECT m.meta FROM mbx_message x JOIN mbx_meta m ON m.id = x.content"
-                               " WHERE x.folder_id = ? AND x.uid = ?");
-      q.bind(1, f->id);
-      q.bind(2, static_cast<std::int64_t>(uid));
-      if (!q.executeStep()) return std::unexpected(MailboxError::no_such_message);
-      auto col = q.getColumn(0);
-      sealed.assign(static_cast<const char*>(col.getBlob()), static_cast<std::size_t>(col.getBytes()));
-      auto plain = b->open(sealed, meta_ad(account));
-      if (!plain) return std::unexpected(MailboxError::corrupt);
-      auto meta = deserialize(*plain);
-      if (!meta) return std::unexpected(MailboxError::corrupt);
-      return *meta;
-    }
+    std::lock_guard lock(mutex_);
+    auto f = find_folder(account, folder);
+    if (!f) return std::unexpected(f.error());
+    std::uint32_t one[] = {uid};
+    auto r = metas_locked(account, *f, one);
+    if (!r) return std::unexpected(r.error());
+    if (!(*r)[0]) return std::unexpected(MailboxError::no_such_message);
+    return *(*r)[0];
   });
 }
 
 MailboxResult<std::vector<std::optional<MessageMeta>>> MailboxStore::message_metas(
     const std::string& account, const std::string& folder, std::span<const std::uint32_t> uids) {
-  return guarded([&]() -> MailboxResult<std::vector<std::optional<MessageMeta>>> {
+  auto shared = shared_metas(account, folder, uids);
+  if (!shared) return std::unexpected(shared.error());
+  std::vector<std::optional<MessageMeta>> out(shared->size());
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if ((*shared)[i]) out[i] = *(*shared)[i];
+  return out;
+}
+
+MailboxResult<std::vector<SharedMeta>> MailboxStore::shared_metas(const std::string& account,
+                                                                  const std::string& folder,
+                                                                  std::span<const std::uint32_t> uids) {
+  return guarded([&]() -> MailboxResult<std::vector<SharedMeta>> {
     std::lock_guard lock(mutex_);
-    auto b = box(account);
-    if (!b) return std::unexpected(b.error());
     auto f = find_folder(account, folder);
     if (!f) return std::unexpected(f.error());
-    std::vector<std::optional<MessageMeta>> out(uids.size());
-    if (uids.empty()) return out;
-    const std::string ad = meta_ad(account);
-    auto decode = [&](const SQLite::Column& col) -> MailboxResult<MessageMeta> {
-      std::string_view sealed(static_cast<const char*>(col.getBlob()), static_cast<std::size_t>(col.getBytes()));
-      auto plain = (*b)->open(sealed, ad);
-      if (!plain) return std::unexpected(MailboxError::corrupt);
-      auto meta = deserialize(*plain);
-      if (!meta) return std::unexpected(MailboxError::corrupt);
-      return std::move(*meta);
-    };
-    auto [lo, hi] = std::minmax_element(uids.begin(), uids.end());
-    if (static_cast<std::uint64_t>(*hi - *lo) < uids.size() * 4ull) {
-      // Dense: one range scan, matched back to the requested order.
-      std::unordered_map<std::uint32_t, std::size_t> where;
-      where.reserve(uids.size());
-      for (std::size_t i = 0; i < uids.size(); ++i) where.emplace(uids[i], i);
-      SQLite::Statement q(db_, "SELECT x.uid, m.meta FROM mbx_message x JOIN mbx_meta m ON m.id = x.content"
-                               " WHERE x.folder_id = ? AND x.uid BETWEEN ? AND ?");
-      q.bind(1, f->id);
-      q.bind(2, static_cast<std::int64_t>(*lo));
-      q.bind(3, static_cast<std::int64_t>(*hi));
-      while (q.executeStep()) {
-        auto it = where.find(static_cast<std::uint32_t>(q.getColumn(0).getInt64()));
-        if (it == where.end()) continue;
-        auto m = decode(q.getColumn(1));
-        if (!m) return std::unexpected(m.error());
-        out[it->second] = std::move(*m);
-        // Duplicated UIDs in the request get a copy.
-        for (std::size_t i = it->second + 1; i < uids.size(); ++i)
-          if (uids[i] == uids[it->second]) out[i] = out[it->second];
-      }
-    } else {
-      SQLite::Statement q(db_, "SELECT m.meta FROM mbx_message x JOIN mbx_meta m ON m.id = x.content"
-                               " WHERE x.folder_id = ? AND x.uid = ?");
-      for (std::size_t i = 0; i < uids.size(); ++i) {
-        q.bind(1, f->id);
-        q.bind(2, static_cast<std::int64_t>(uids[i]));
-        if (q.executeStep()) {
-          auto m = decode(q.getColumn(0));
-          if (!m) return std::unexpected(m.error());
-          out[i] = std::move(*m);
-        }
-        q.reset();
+    return metas_locked(account, *f, uids);
+  });
+}
+
+MailboxResult<std::vector<SharedMeta>> MailboxStore::metas_locked(const std::string& account, const Folder& f,
+                                                                  std::span<const std::uint32_t> uids) {
+  auto b = box(account);
+  if (!b) return std::unexpected(b.error());
+  std::vector<SharedMeta> out(uids.size());
+  if (uids.empty()) return out;
+  FolderIndex* ix = index_of(account, f);
+  // What the index already holds; the rest is read and opened below.
+  std::vector<std::size_t> todo;
+  for (std::size_t i = 0; i < uids.size(); ++i) {
+    if (ix) {
+      auto* m = indexed(*ix, uids[i]);
+      if (!m) continue;  // not in the folder
+      if (m->meta) {
+        out[i] = m->meta;
+        continue;
       }
     }
-    return out;
-  });
+    todo.push_back(i);
+  }
+  if (todo.empty()) return out;
+  const std::string ad = meta_ad(account);
+  auto open = [&](const SQLite::Column& col) -> MailboxResult<SharedMeta> {
+    std::string_view sealed(static_cast<const char*>(col.getBlob()), static_cast<std::size_t>(col.getBytes()));
+    auto plain = (*b)->open(sealed, ad);
+    if (!plain) return std::unexpected(MailboxError::corrupt);
+    auto meta = deserialize(*plain);
+    if (!meta) return std::unexpected(MailboxError::corrupt);
+    return std::make_shared<const MessageMeta>(std::move(*meta));
+  };
+  auto keep = [&](std::size_t i, SharedMeta meta) {
+    if (ix)
+      if (auto* m = indexed(*ix, uids[i])) keep_meta(*m, meta);
+    out[i] = std::move(meta);
+  };
+  std::uint32_t lo = UINT32_MAX, hi = 0;
+  for (auto i : todo) {
+    lo = std::min(lo, uids[i]);
+    hi = std::max(hi, uids[i]);
+  }
+  if (static_cast<std::uint64_t>(hi - lo) < todo.size() * 4ull) {
+    // Dense: one range scan, matched back to the requested positions.
+    std::unordered_multimap<std::uint32_t, std::size_t> where;
+    where.reserve(todo.size());
+    for (auto i : todo) where.emplace(uids[i], i);
+    SQLite::Statement q(db_, "SELECT x.uid, m.meta FROM mbx_message x JOIN mbx_meta m ON m.id = x.content"
+                             " WHERE x.folder_id = ? AND x.uid BETWEEN ? AND ?");
+    q.bind(1, f.id);
+    q.bind(2, static_cast<std::int64_t>(lo));
+    q.bind(3, static_cast<std::int64_t>(hi));
+    while (q.executeStep()) {
+      auto [first, last] = where.equal_range(static_cast<std::uint32_t>(q.getColumn(0).getInt64()));
+      if (first == last) continue;
+      auto m = open(q.getColumn(1));
+      if (!m) return std::unexpected(m.error());
+      for (auto it = first; it != last; ++it) keep(it->second, *m);
+    }
+  } else {
+    SQLite::Statement q(db_, "SELECT m.meta FROM mbx_message x JOIN mbx_meta m ON m.id = x.content"
+                             " WHERE x.folder_id = ? AND x.uid = ?");
+    for (auto i : todo) {
+      q.bind(1, f.id);
+      q.bind(2, static_cast<std::int64_t>(uids[i]));
+      if (q.executeStep()) {
+        auto m = open(q.getColumn(0));
+        if (!m) return std::unexpected(m.error());
+        keep(i, std::move(*m));
+      }
+      q.reset();
+    }
+  }
+  return out;
 }
 
 MailboxResult<std::string> MailboxStore::read_message(const std::string& account, const std::string& folder,
@@ -887,6 +1047,12 @@ MailboxResult<std::vector<FlagUpdate>> MailboxStore::store_flags(const std::stri
     }
     tx.commit();
     if (!out.empty()) {
+      update_index(f->id, [&](FolderIndex& ix) {
+        for (auto& u : out)
+          if (auto* m = indexed(ix, u.uid)) m->info.flags = u.flags;
+      });
+    }
+    if (!out.empty()) {
       MailboxEvent e{MailboxEvent::Kind::flags_changed, account, *normalize_name(folder), {}};
       for (auto& u : out) e.uids.push_back(u.uid);
       events.push_back(std::move(e));
@@ -927,6 +1093,7 @@ MailboxResult<std::vector<std::uint32_t>> MailboxStore::expunge(
       }
     }
     tx.commit();
+    drop_from_index(f->id, removed);
     if (!removed.empty()) events.push_back({MailboxEvent::Kind::expunged, account, *normalize_name(folder), removed});
     return removed;
   });
@@ -1012,6 +1179,11 @@ MailboxResult<CopyResult> MailboxStore::copy_locked(const std::string& account, 
     upd.exec();
   }
   tx.commit();
+  // Rare enough to reload: both folders' indexes are rebuilt on next use.
+  if (!out.dest_uids.empty()) {
+    forget_index(dst->id);
+    if (move) forget_index(src->id);
+  }
   if (!out.dest_uids.empty()) {
     events.push_back({MailboxEvent::Kind::appended, account, *normalize_name(to), out.dest_uids});
     if (move) events.push_back({MailboxEvent::Kind::expunged, account, *normalize_name(from), out.source_uids});

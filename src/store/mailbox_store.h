@@ -8,6 +8,15 @@
 // associated data; flags, sizes and dates stay in clear so listings never decrypt anything.
 // Reading or writing messages of an account whose key is not loaded (unlock()) fails `locked`.
 //
+// In memory, per folder, the store keeps an index of the listing (UIDs, flags, dates, sizes) and,
+// within a byte budget, the opened metadata of the messages read so far or delivered since: SELECT
+// then copies a vector instead of scanning SQLite, and FETCH ENVELOPE/BODYSTRUCTURE or SEARCH decrypt
+// each message's metadata once per daemon run rather than once per command. Nothing of it reaches
+// the disk (the database stays sealed). The index only ever holds committed rows: while a
+// transaction of the engine's is open on the connection (a delivery inside it could still be rolled
+// back) a changed folder's index is dropped and not rebuilt until the transaction has ended.
+// lock(account) drops that account's index, plaintext metadata included.
+//
 // Stored messages have CRLF line ends: a bare LF in delivered or appended mail becomes CRLF, so
 // RFC822.SIZE and every BODY[section] offset agree with what a client receives.
 #pragma once
@@ -17,13 +26,16 @@
 #include <SQLiteCpp/Database.h>
 
 #include <map>
+#include <memory>
 #include <mutex>
+#include <unordered_map>
 
 namespace fcpmail {
 
 class MailboxStore final : public Mailbox {
  public:
   static constexpr std::size_t default_max_message_size = 64u << 20;
+  static constexpr std::size_t default_meta_cache_bytes = 48u << 20;
 
   // `db` is owned by the daemon (WAL mode) and must outlive the store. Creates the tables.
   explicit MailboxStore(SQLite::Database& db, std::size_t max_message_size = default_max_message_size);
@@ -33,6 +45,10 @@ class MailboxStore final : public Mailbox {
   void unlock(const std::string& account, const crypto::Key256& key);
   void lock(const std::string& account);
   bool is_unlocked(const std::string& account) const;
+  // The budget for opened metadata kept in memory (0: none is kept).
+  void set_meta_cache_limit(std::size_t bytes);
+  // Bytes of opened metadata held now (for tests and status).
+  std::size_t meta_cache_bytes() const;
 
   MailboxResult<void> ensure_account(const std::string& account) override;
   MailboxResult<std::uint32_t> deliver(const std::string& account, const std::string& folder,
@@ -57,6 +73,8 @@ class MailboxStore final : public Mailbox {
                                           std::uint32_t uid) override;
   MailboxResult<std::vector<std::optional<MessageMeta>>> message_metas(
       const std::string& account, const std::string& folder, std::span<const std::uint32_t> uids) override;
+  MailboxResult<std::vector<SharedMeta>> shared_metas(const std::string& account, const std::string& folder,
+                                                      std::span<const std::uint32_t> uids) override;
   MailboxResult<std::string> read_message(const std::string& account, const std::string& folder,
                                           std::uint32_t uid) override;
   MailboxResult<AppendResult> append(const std::string& account, const std::string& folder,
@@ -88,11 +106,37 @@ class MailboxStore final : public Mailbox {
     SpecialUse special = SpecialUse::none;
     bool noselect = false;
   };
+  // One message of a folder's in-memory index.
+  struct Indexed {
+    MessageInfo info;
+    std::int64_t content = 0;
+    SharedMeta meta;                 // null until opened (or not kept: over budget)
+  };
+  struct FolderIndex {
+    std::string account;
+    std::vector<Indexed> messages;   // ascending UID
+  };
+
   MailboxResult<Folder> find_folder(const std::string& account, const std::string& folder);
+  // True when no transaction is open on the connection: what is read now is committed.
+  bool committed() const;
+  // The folder's index, loaded if needed; null if it cannot be kept now (a transaction is open).
+  FolderIndex* index_of(const std::string& account, const Folder& f);
+  Indexed* indexed(FolderIndex& ix, std::uint32_t uid);
+  // After a committed change: `apply` updates the folder's index if it is loaded; inside an outer
+  // transaction the index is dropped instead.
+  template <class F>
+  void update_index(std::int64_t folder_id, F&& apply);
+  void forget_index(std::int64_t folder_id);
+  void add_to_index(std::int64_t folder_id, Indexed added);
+  void drop_from_index(std::int64_t folder_id, const std::vector<std::uint32_t>& sorted_uids);
+  // Keeps the opened metadata with the message if the budget allows.
+  void keep_meta(Indexed& m, SharedMeta meta);
+  MailboxResult<std::vector<SharedMeta>> metas_locked(const std::string& account, const Folder& f,
+                                                      std::span<const std::uint32_t> uids);
   MailboxResult<const crypto::SealedBox*> box(const std::string& account) const;
-  MailboxResult<std::uint32_t> insert_message(const std::string& account, const Folder& f,
-                                              std::string_view rfc822, const Flags& flags,
-                                              std::int64_t internal_date);
+  MailboxResult<Indexed> insert_message(const std::string& account, const Folder& f, std::string_view rfc822,
+                                        const Flags& flags, std::int64_t internal_date);
   MailboxResult<CopyResult> copy_locked(const std::string& account, const std::string& from,
                                         std::span<const std::uint32_t> uids, const std::string& to,
                                         bool move, std::vector<MailboxEvent>& events);
@@ -103,6 +147,9 @@ class MailboxStore final : public Mailbox {
   std::size_t max_message_size_;
   mutable std::mutex mutex_;
   std::map<std::string, crypto::SealedBox> boxes_;
+  std::unordered_map<std::int64_t, FolderIndex> index_;   // by folder id
+  std::size_t meta_limit_ = default_meta_cache_bytes;
+  std::size_t meta_bytes_ = 0;
   std::mutex listeners_mutex_;
   std::map<std::uint64_t, MailboxListener> listeners_;
   std::uint64_t next_listener_ = 1;
