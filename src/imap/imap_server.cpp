@@ -149,10 +149,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto request = session_.take_login_request();
     auto runner = runner_.lock();
     if (!request || !runner) return shutdown();
+    // The pending check keeps the connection alive (no read or write is outstanding meanwhile).
     runner->check(std::move(*request), peer_, socket_.get_executor(),
-                  [weak = weak_from_this()](std::optional<std::string> account) {
-                    auto self = weak.lock();
-                    if (!self || self->done_) return;
+                  [self = shared_from_this()](std::optional<std::string> account) {
+                    if (self->done_) return;
                     std::string out = self->session_.login_finished(account);
                     self->arm_timer();
                     self->after(std::move(out));
