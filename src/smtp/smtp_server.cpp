@@ -2,7 +2,9 @@
 
 #include <array>
 #include <list>
+#include <optional>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
@@ -17,11 +19,13 @@ class Connection;
 }
 
 struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
-  Shared(asio::io_context& io, Submission& s, LoginCheck& l, SentCopy m, Options o, SessionLog lg)
-      : acceptor(io), submission(s), login(l), sent_copy(std::move(m)), options(std::move(o)), log(std::move(lg)) {}
+  Shared(asio::io_context& io, Submission& s, auth::LoginGate* g, LoginCheck* c, SentCopy m, Options o, SessionLog lg)
+      : acceptor(io), submission(s), gate(g), io_thread_check(c), sent_copy(std::move(m)), options(std::move(o)),
+        log(std::move(lg)) {}
   tcp::acceptor acceptor;
   Submission& submission;
-  LoginCheck& login;
+  auth::LoginGate* gate;          // checks passwords off the I/O thread, with throttling; or null and ...
+  LoginCheck* io_thread_check;    // ... this is called on the I/O thread (a LoginCheck not known to be thread-safe)
   SentCopy sent_copy;
   Options options;
   SessionLog log;
@@ -43,7 +47,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
         idle_timer_(socket_.get_executor()),
         delay_timer_(socket_.get_executor()),
         shared_(std::move(shared)),
-        session_(shared_->options, shared_->submission, shared_->login, shared_->sent_copy, shared_->log) {}
+        session_(shared_->options, shared_->submission, shared_->sent_copy, shared_->log) {
+    error_code ec;
+    const auto remote = socket_.remote_endpoint(ec);
+    peer_ = ec ? std::string("unknown") : remote.address().to_string();
+  }
 
   void start() {
     Step greeting;
@@ -54,7 +62,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Refuse politely: the server is full.
   void refuse() {
     Step step;
-    step.output = "421 4.7.0 Too many connections, try again later\r\n";
+    step.output = "421 4.7.0 too many connections (at most " + std::to_string(shared_->options.max_sessions) +
+                  " at a time), try again later\r\n";
     step.close = true;
     send(std::move(step));
   }
@@ -103,18 +112,40 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void send(Step step) {
-    if (step.output.empty()) return after_send(step.close);
+    auto login = std::move(step.login);
+    if (step.output.empty()) return after_send(step.close, std::move(login));
     output_ = std::move(step.output);
-    asio::async_write(socket_, asio::buffer(output_), [self = shared_from_this(), close = step.close](error_code ec, std::size_t) {
-      if (ec) return self->close();
-      self->after_send(close);
-    });
+    asio::async_write(socket_, asio::buffer(output_),
+                      [self = shared_from_this(), close = step.close, login = std::move(login)](error_code ec, std::size_t) mutable {
+                        if (ec) return self->close();
+                        self->after_send(close, std::move(login));
+                      });
   }
 
-  void after_send(bool close_now) {
+  void after_send(bool close_now, std::optional<LoginRequest> login) {
     if (close_now || session_.closed()) return close();
+    if (login) return check_login(std::move(*login));
     if (session_.has_pending_input()) return process(session_.feed({}));
     read();
+  }
+
+  // The password check runs on the gate's worker; this connection reads nothing meanwhile (what
+  // the client pipelined waits in the session), while every other connection is served as usual.
+  void check_login(LoginRequest request) {
+    if (shared_->stopped) return close();
+    if (shared_->gate) {
+      shared_->gate->check(std::move(request.user), std::move(request.password), peer_, socket_.get_executor(),
+                           [self = shared_from_this()](auth::LoginVerdict verdict) {
+                             if (!self->socket_.is_open()) return;
+                             self->process(self->session_.login_finished({verdict.account, verdict.locked_out}));
+                           });
+      return;
+    }
+    asio::post(socket_.get_executor(), [self = shared_from_this(), request = std::move(request)] {
+      if (!self->socket_.is_open() || self->shared_->stopped) return;
+      auto account = self->shared_->io_thread_check->check_login(request.user, request.password);
+      self->process(self->session_.login_finished({std::move(account), false}));
+    });
   }
 
   tcp::socket socket_;
@@ -124,6 +155,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Session session_;
   std::array<char, 16384> buffer_{};
   std::string output_;
+  std::string peer_;  // the client's address, for the login gate's failure counting
   bool timed_out_ = false;
 };
 
@@ -156,7 +188,19 @@ Server::Server(asio::io_context& io, const tcp::endpoint& endpoint, Submission& 
 
 Server::Server(asio::io_context& io, const tcp::endpoint& endpoint, Submission& submission, LoginCheck& login,
                SentCopy sent_copy, Options options, SessionLog log)
-    : shared_(std::make_shared<Shared>(io, submission, login, std::move(sent_copy), std::move(options), std::move(log))) {
+    : shared_(std::make_shared<Shared>(io, submission, nullptr, &login, std::move(sent_copy), std::move(options),
+                                       std::move(log))) {
+  listen(endpoint);
+}
+
+Server::Server(asio::io_context& io, const tcp::endpoint& endpoint, Submission& submission, auth::LoginGate& gate,
+               SentCopy sent_copy, Options options, SessionLog log)
+    : shared_(std::make_shared<Shared>(io, submission, &gate, nullptr, std::move(sent_copy), std::move(options),
+                                       std::move(log))) {
+  listen(endpoint);
+}
+
+void Server::listen(const tcp::endpoint& endpoint) {
   shared_->acceptor.open(endpoint.protocol());
   shared_->acceptor.set_option(tcp::acceptor::reuse_address(true));
   shared_->acceptor.bind(endpoint);

@@ -70,6 +70,9 @@ std::string mailbox_error_text(MailboxError e) {
   }
 }
 
+// A DATA line without its end yet is stored in pieces of this size (see feed()).
+constexpr std::size_t data_fragment_size = 64 * 1024;
+
 constexpr std::string_view help_text =
     "214-2.0.0 fcpmail submission: log in with AUTH (your .freemail address and password),\r\n"
     "214-2.0.0 then MAIL FROM:<your address>, RCPT TO:<address, petname or prefix>, DATA.\r\n"
@@ -88,13 +91,8 @@ SentCopy sent_copy_to(Mailbox& mailbox) {
   };
 }
 
-Session::Session(const Options& options, Submission& submission, LoginCheck& login, SentCopy sent_copy,
-                 SessionLog log)
-    : options_(options),
-      submission_(submission),
-      login_(login),
-      sent_copy_(std::move(sent_copy)),
-      log_(std::move(log)) {}
+Session::Session(const Options& options, Submission& submission, SentCopy sent_copy, SessionLog log)
+    : options_(options), submission_(submission), sent_copy_(std::move(sent_copy)), log_(std::move(log)) {}
 
 std::string Session::greeting() const {
   return "220 " + options_.hostname + " ESMTP fcpmail submission service ready\r\n";
@@ -104,13 +102,8 @@ std::string Session::timeout_reply() const {
   return reply(421, "4.4.2", options_.hostname + " idle for too long, closing the connection");
 }
 
-std::size_t Session::line_limit() const {
-  // A data line is bounded only by the message size limit (the size check reports it).
-  return in_command_mode() ? options_.max_command_line : options_.max_message_size + 1;
-}
-
 bool Session::has_pending_input() const {
-  return state_ != State::closed && buffer_.find('\n') != std::string::npos;
+  return state_ != State::closed && state_ != State::auth_pending && buffer_.find('\n') != std::string::npos;
 }
 
 Step Session::feed(std::string_view bytes) {
@@ -118,34 +111,22 @@ Step Session::feed(std::string_view bytes) {
   if (state_ == State::closed) return step;
   buffer_.append(bytes);
   std::size_t pos = 0;
-  while (state_ != State::closed && step.delay.count() == 0 && !step.close) {
+  while (state_ != State::closed && state_ != State::auth_pending && step.delay.count() == 0 && !step.close) {
     const std::size_t lf = buffer_.find('\n', pos);
-    if (discarding_) {
-      // The rest of an overlong line: its error reply has been given already.
-      if (lf == std::string::npos) {
-        pos = buffer_.size();
-        break;
-      }
-      pos = lf + 1;
-      discarding_ = false;
-      continue;
-    }
     if (lf == std::string::npos) {
-      if (buffer_.size() - pos > line_limit() + 1) {
-        // No end of line in sight: give the error now and drop what follows up to the next LF.
-        discarding_ = true;
-        pos = buffer_.size();
-        if (in_command_mode()) {
-          if (state_ == State::auth_plain || state_ == State::auth_login_user ||
-              state_ == State::auth_login_password) {
-            state_ = State::greeted;
-          }
-          bad_command(step, reply(500, "5.5.6", "Line too long: the limit is " +
-                                                    std::to_string(options_.max_command_line) + " octets"));
-        } else {
-          message_too_big_ = true;
-          message_.clear();
+      // No end of line yet. Memory stays bounded: a command line longer than the limit ends the
+      // session; a long DATA line is stored (or counted against the size limit) piece by piece.
+      const std::size_t waiting = buffer_.size() - pos;
+      if (in_command_mode()) {
+        if (waiting > options_.max_command_line + 1) {
+          line_too_long(step);
+          pos = buffer_.size();
         }
+      } else if (waiting > data_fragment_size) {
+        std::size_t take = waiting;
+        if (buffer_.back() == '\r') --take;  // may be the start of the CR LF
+        data_fragment(std::string_view(buffer_).substr(pos, take));
+        pos += take;
       }
       break;
     }
@@ -159,14 +140,18 @@ Step Session::feed(std::string_view bytes) {
   return step;
 }
 
+void Session::line_too_long(Step& step) {
+  // RFC 5321 4.5.3.1.4: 500. Closing keeps a client that streams one endless line from costing more.
+  step.output += reply(500, "5.5.6", "Line too long: the limit is " + std::to_string(options_.max_command_line) +
+                                         " octets; closing the connection");
+  step.close = true;
+  state_ = State::closed;
+  if (log_) log_("smtp: command line over " + std::to_string(options_.max_command_line) + " octets, closed");
+}
+
 void Session::handle_line(std::string_view line, Step& step) {
   if (state_ == State::data) return handle_data_line(line, step);
-  if (line.size() > options_.max_command_line) {
-    if (state_ == State::auth_plain || state_ == State::auth_login_user || state_ == State::auth_login_password)
-      state_ = State::greeted;
-    return bad_command(step, reply(500, "5.5.6", "Line too long: the limit is " +
-                                                     std::to_string(options_.max_command_line) + " octets"));
-  }
+  if (line.size() > options_.max_command_line) return line_too_long(step);
   if (state_ == State::auth_plain || state_ == State::auth_login_user || state_ == State::auth_login_password)
     return handle_auth_response(line, step);
   handle_command(line, step);
@@ -186,6 +171,7 @@ void Session::reset_transaction() {
   recipients_.clear();
   message_.clear();
   message_too_big_ = false;
+  data_line_open_ = false;
 }
 
 void Session::handle_command(std::string_view line, Step& step) {
@@ -317,6 +303,7 @@ void Session::handle_command(std::string_view line, Step& step) {
       state_ = State::data;
       message_.clear();
       message_too_big_ = false;
+      data_line_open_ = false;
       step.output += "354 End data with <CR><LF>.<CR><LF>\r\n";
       return;
     }
@@ -368,7 +355,7 @@ void Session::handle_auth_response(std::string_view line, Step& step) {
       state_ = State::greeted;
       return bad_command(step, reply(501, "5.5.2", "Malformed PLAIN response (expected authzid NUL user NUL password)"));
     }
-    return finish_auth(credentials->authcid, credentials->password, credentials->authzid, step);
+    return request_login(credentials->authcid, credentials->password, credentials->authzid, step);
   }
   if (was == State::auth_login_user) {
     login_user_ = *decoded;
@@ -376,45 +363,74 @@ void Session::handle_auth_response(std::string_view line, Step& step) {
     step.output += "334 " + encode_base64("Password:") + "\r\n";
     return;
   }
-  const std::string user = std::move(login_user_);
-  login_user_.clear();
-  finish_auth(user, *decoded, "", step);
+  request_login(std::move(login_user_), *decoded, "", step);
 }
 
-void Session::finish_auth(const std::string& user, const std::string& password, const std::string& authzid,
-                          Step& step) {
+void Session::request_login(std::string user, std::string password, std::string authzid, Step& step) {
+  state_ = State::auth_pending;
+  login_user_ = user;
+  login_authzid_ = std::move(authzid);
+  step.login = LoginRequest{std::move(user), std::move(password)};
+}
+
+Step Session::login_finished(const LoginOutcome& outcome) {
+  Step step;
+  if (state_ != State::auth_pending) return step;
   state_ = State::greeted;
-  const auto account = user.empty() ? std::nullopt : login_.check_login(user, password);
-  if (account && (authzid.empty() || same_address(authzid, *account))) {
-    account_ = *account;
-    if (log_) log_("smtp: " + *account + " logged in");
+  const std::string user = std::move(login_user_);
+  const std::string authzid = std::move(login_authzid_);
+  login_user_.clear();
+  login_authzid_.clear();
+  if (outcome.account && (authzid.empty() || same_address(authzid, *outcome.account))) {
+    account_ = *outcome.account;
+    if (log_) log_("smtp: " + *account_ + " logged in");
     step.output += reply(235, "2.7.0", "Authentication successful");
-    return;
+    return step;
   }
   ++auth_failures_;
-  if (log_) log_("smtp: failed login as " + echo(user));
+  if (log_) log_("smtp: failed login as " + echo(user) + (outcome.locked_out ? " (locked out)" : ""));
   step.delay = options_.auth_failure_delay;
-  step.output += reply(535, "5.7.8",
-                       "Authentication credentials invalid (the user name is your full .freemail address)");
+  if (outcome.locked_out) {
+    step.output += reply(454, "4.7.0",
+                         "Too many failed logins for this account: it is locked for a while, try again later");
+  } else {
+    step.output += reply(535, "5.7.8",
+                         "Authentication credentials invalid (the user name is your full .freemail address)");
+  }
   if (auth_failures_ >= options_.max_auth_failures) {
     step.output += reply(421, "4.7.0", "Too many failed logins, closing the connection");
     step.close = true;
     state_ = State::closed;
   }
+  return step;
 }
 
 void Session::handle_data_line(std::string_view line, Step& step) {
-  if (line == ".") return finish_message(step);
-  if (!line.empty() && line.front() == '.') line.remove_prefix(1);  // dot-unstuffing (RFC 5321 4.5.2)
-  if (message_too_big_) return;
-  if (message_.size() + line.size() + 2 > options_.max_message_size) {
+  if (!data_line_open_) {
+    if (line == ".") return finish_message(step);
+    if (!line.empty() && line.front() == '.') line.remove_prefix(1);  // dot-unstuffing (RFC 5321 4.5.2)
+  }
+  data_line_open_ = false;
+  store_data(line, true);
+}
+
+void Session::data_fragment(std::string_view fragment) {
+  // The start of a line too long to wait for: it cannot be the lone "." that ends DATA.
+  if (!data_line_open_ && !fragment.empty() && fragment.front() == '.') fragment.remove_prefix(1);
+  data_line_open_ = true;
+  store_data(fragment, false);
+}
+
+void Session::store_data(std::string_view bytes, bool end_of_line) {
+  if (message_too_big_) return;  // only the final 552 is left to say: nothing more is kept
+  if (message_.size() + bytes.size() + (end_of_line ? 2 : 0) > options_.max_message_size) {
     message_too_big_ = true;
     message_.clear();
     message_.shrink_to_fit();
     return;
   }
-  message_.append(line);
-  message_.append("\r\n");
+  message_.append(bytes);
+  if (end_of_line) message_.append("\r\n");
 }
 
 std::string Session::prepare_message() {

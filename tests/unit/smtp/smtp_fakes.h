@@ -1,6 +1,9 @@
 // In-memory stand-ins for the engine's interfaces, shared by the SMTP unit tests.
 #pragma once
+#include <atomic>
+#include <condition_variable>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -40,11 +43,12 @@ class FakeSubmission : public fcpmail::Submission {
   }
 };
 
+// Called on the login gate's worker thread by the server, so `calls` is atomic.
 class FakeLogin : public fcpmail::LoginCheck {
  public:
   std::string user = "alice@aaaaaaaa.freemail";
   std::string password = "secret";
-  int calls = 0;
+  std::atomic<int> calls = 0;
   std::optional<std::string> check_login(const std::string& u, const std::string& p) override {
     ++calls;
     if (u.size() == user.size() && std::equal(u.begin(), u.end(), user.begin(), [](char a, char b) {
@@ -53,6 +57,30 @@ class FakeLogin : public fcpmail::LoginCheck {
       return user;
     return std::nullopt;
   }
+};
+
+// A login check that blocks until released: a stand-in for a slow scrypt check.
+class BlockingLogin : public FakeLogin {
+ public:
+  std::atomic<int> started = 0;
+  std::optional<std::string> check_login(const std::string& u, const std::string& p) override {
+    ++started;
+    std::unique_lock lock(mutex_);
+    released_.wait(lock, [this] { return open_; });
+    return FakeLogin::check_login(u, p);
+  }
+  void release() {
+    {
+      std::lock_guard lock(mutex_);
+      open_ = true;
+    }
+    released_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable released_;
+  bool open_ = false;
 };
 
 // Records the Sent copies the session hands over.

@@ -19,7 +19,7 @@ struct Fixture {
   Session session;
 
   explicit Fixture(Options o = make_options())
-      : options(std::move(o)), session(options, submission, login, sent.copy(), [this](std::string_view l) { log.emplace_back(l); }) {}
+      : options(std::move(o)), session(options, submission, sent.copy(), [this](std::string_view l) { log.emplace_back(l); }) {}
 
   static Options make_options() {
     Options o;
@@ -31,16 +31,28 @@ struct Fixture {
     return o;
   }
 
-  // Feeds bytes and returns every reply, honouring pending input the way the server does.
+  // What the server does with a Step::login, done synchronously with the fake.
+  Step resolve(const LoginRequest& request) {
+    return session.login_finished({login.check_login(request.user, request.password), false});
+  }
+
+  // Feeds bytes and returns every reply, answering logins and honouring pending input the way the
+  // server does.
   std::string say(std::string_view bytes) {
     Step step = session.feed(bytes);
-    std::string out = step.output;
-    last_delay = step.delay;
-    last_close = step.close;
-    while (!step.close && session.has_pending_input()) {
-      step = session.feed({});
+    std::string out;
+    last_delay = {};
+    for (;;) {
       out += step.output;
+      last_delay = std::max(last_delay, step.delay);
       last_close = step.close;
+      if (step.close) break;
+      if (step.login) {
+        step = resolve(*step.login);
+        continue;
+      }
+      if (!session.has_pending_input()) break;
+      step = session.feed({});
     }
     return out;
   }
@@ -176,12 +188,22 @@ TEST_CASE("failed logins are delayed and end the session after the limit") {
   CHECK(out.starts_with("535 5.7.8 Authentication credentials invalid"));
   CHECK(f.last_delay == f.options.auth_failure_delay);
   CHECK_FALSE(f.last_close);
-  // Pipelined guesses: the session stops at each failure so the server can delay every one.
+  // Pipelined guesses: the session asks for one check at a time and stops at each failure so the
+  // server can delay every one.
   Step step = f.session.feed("AUTH PLAIN " + f.plain("a", "b") + "\r\nAUTH PLAIN " + f.plain("c", "d") + "\r\n");
+  REQUIRE(step.login);
+  CHECK(step.login->user == "a");
+  CHECK(step.output.empty());
+  CHECK(f.session.login_pending());
+  CHECK_FALSE(f.session.has_pending_input());
+  step = f.resolve(*step.login);
   CHECK(step.output.starts_with("535 "));
   CHECK(step.delay.count() > 0);
   CHECK(f.session.has_pending_input());
   step = f.session.feed({});
+  REQUIRE(step.login);
+  CHECK(step.login->user == "c");
+  step = f.resolve(*step.login);
   CHECK(step.output.find("421 4.7.0 Too many failed logins") != std::string::npos);
   CHECK(step.close);
   CHECK(f.session.closed());
@@ -277,18 +299,117 @@ TEST_CASE("a message over the size limit is refused after its end, and the sessi
   CHECK(f.say("Subject: small\r\n\r\nok\r\n.\r\n").starts_with("250 2.0.0"));
 }
 
-TEST_CASE("huge command lines get 500 and the session goes on") {
+TEST_CASE("a command line over the limit gets 500 and the session closes") {
   Fixture f;
   f.say("EHLO c\r\n");
-  CHECK(f.say("NOOP " + std::string(300, 'a') + "\r\n") == "500 5.5.6 Line too long: the limit is 200 octets\r\n");
-  // A line that never ends: the error comes as soon as the limit is passed; the rest is dropped.
-  CHECK(f.say(std::string(1000, 'b')) == "500 5.5.6 Line too long: the limit is 200 octets\r\n");
-  CHECK(f.say(std::string(100000, 'b')).empty());
-  CHECK(f.say("still the same line\r\nNOOP\r\n") == "250 2.0.0 Ok\r\n");
+  CHECK(f.say("NOOP " + std::string(300, 'a') + "\r\n") ==
+        "500 5.5.6 Line too long: the limit is 200 octets; closing the connection\r\n");
+  CHECK(f.last_close);
+  CHECK(f.session.closed());
+  CHECK(f.say("NOOP\r\n").empty());
+
+  // A line that never ends (100 MB in 1 MB pieces): the error comes as soon as the limit is
+  // passed, and nothing of it is kept.
+  Fixture g;
+  g.say("EHLO c\r\n");
+  const std::string piece(1 << 20, 'b');
+  std::string out;
+  std::size_t most_buffered = 0;
+  for (int i = 0; i < 100 && !g.session.closed(); ++i) {
+    out += g.say(piece);
+    most_buffered = std::max(most_buffered, g.session.buffered_bytes());
+  }
+  CHECK(out == "500 5.5.6 Line too long: the limit is 200 octets; closing the connection\r\n");
+  CHECK(g.session.closed());
+  CHECK(g.session.buffered_bytes() == 0);
+  CHECK(most_buffered == 0);
+
   // Inside an AUTH exchange too.
-  CHECK(f.say("AUTH PLAIN\r\n") == "334 \r\n");
-  CHECK(f.say(std::string(500, 'A') + "\r\n").starts_with("500 5.5.6"));
+  Fixture h;
+  h.say("EHLO c\r\n");
+  CHECK(h.say("AUTH PLAIN\r\n") == "334 \r\n");
+  CHECK(h.say(std::string(500, 'A') + "\r\n").starts_with("500 5.5.6"));
+  CHECK(h.session.closed());
+  CHECK(h.login.calls == 0);
+}
+
+TEST_CASE("a 100 MB DATA line without an end is counted, not kept, and refused with 552") {
+  Fixture f;  // max_message_size 1000
+  f.authenticated();
+  f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nDATA\r\n");
+  const std::string piece(1 << 20, 'z');
+  std::size_t most_buffered = 0;
+  for (int i = 0; i < 100; ++i) {
+    CHECK(f.say(piece).empty());
+    most_buffered = std::max(most_buffered, f.session.buffered_bytes());
+  }
+  CHECK(most_buffered <= 1000);
+  CHECK(f.say("\r\n.\r\n").starts_with("552 5.3.4 Message too big"));
+  CHECK(f.submission.submitted.empty());
   CHECK(f.say("NOOP\r\n") == "250 2.0.0 Ok\r\n");
+}
+
+TEST_CASE("a long DATA line under the size limit is stored in pieces and arrives whole") {
+  Options o = Fixture::make_options();
+  o.max_message_size = 1 << 20;
+  Fixture f(o);
+  f.authenticated();
+  f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nDATA\r\nSubject: long\r\n\r\n");
+  // 300 KB starting with a stuffed dot, fed in odd pieces; a CR at a piece's end is kept for the LF.
+  std::string line = ".." + std::string(300000, 'q');
+  for (std::size_t at = 0; at < line.size(); at += 70001) CHECK(f.say(line.substr(at, 70001)).empty());
+  CHECK(f.session.buffered_bytes() < 310000);
+  CHECK(f.say("\r").empty());
+  CHECK(f.say("\n.\r\n").starts_with("250 2.0.0"));
+  REQUIRE(f.submission.submitted.size() == 1);
+  const auto& m = f.submission.submitted[0].message;
+  CHECK(m.ends_with("\r\n\r\n." + std::string(300000, 'q') + "\r\n"));
+}
+
+TEST_CASE("a login is pending until the server hands back the outcome; pipelined commands wait") {
+  Fixture f;
+  f.say("EHLO c\r\n");
+  Step step = f.session.feed("AUTH PLAIN " + f.plain("alice@aaaaaaaa.freemail", "secret") +
+                             "\r\nMAIL FROM:<alice@aaaaaaaa.freemail>\r\n");
+  REQUIRE(step.login);
+  CHECK(step.login->user == "alice@aaaaaaaa.freemail");
+  CHECK(step.login->password == "secret");
+  CHECK(step.output.empty());
+  CHECK(f.session.login_pending());
+  CHECK_FALSE(f.session.has_pending_input());
+  // Bytes that arrive meanwhile are kept, not answered.
+  CHECK(f.session.feed("RCPT TO:<bob>\r\n").output.empty());
+  CHECK(f.login.calls == 0);  // the session never checks a password itself
+  step = f.session.login_finished({std::string("alice@aaaaaaaa.freemail"), false});
+  CHECK(step.output == "235 2.7.0 Authentication successful\r\n");
+  CHECK_FALSE(f.session.login_pending());
+  REQUIRE(f.session.has_pending_input());
+  CHECK(f.say("") == "250 2.1.0 Sender <alice@aaaaaaaa.freemail> ok\r\n250 2.1.5 Recipient <bob@bbbbbbbb.freemail> ok\r\n");
+  // An outcome nobody asked for changes nothing.
+  CHECK(f.session.login_finished({std::string("mallory@x.freemail"), false}).output.empty());
+  CHECK(f.session.account() == "alice@aaaaaaaa.freemail");
+}
+
+TEST_CASE("a locked-out user gets 454 and the failure counts") {
+  Options o = Fixture::make_options();
+  o.max_auth_failures = 2;
+  Fixture f(o);
+  f.say("EHLO c\r\n");
+  Step step = f.session.feed("AUTH PLAIN " + f.plain("alice@aaaaaaaa.freemail", "secret") + "\r\n");
+  REQUIRE(step.login);
+  step = f.session.login_finished({std::nullopt, true});
+  CHECK(step.output.starts_with("454 4.7.0 Too many failed logins for this account"));
+  CHECK(step.delay == o.auth_failure_delay);
+  CHECK_FALSE(step.close);
+  CHECK_FALSE(f.session.account());
+  step = f.session.feed("AUTH LOGIN " + encode_base64("alice@aaaaaaaa.freemail") + "\r\n" + encode_base64("x") + "\r\n");
+  CHECK(step.output == "334 UGFzc3dvcmQ6\r\n");
+  if (!step.login) step = f.session.feed({});
+  REQUIRE(step.login);
+  CHECK(step.login->password == "x");
+  step = f.session.login_finished({std::nullopt, false});
+  CHECK(step.output.find("421 4.7.0") != std::string::npos);
+  CHECK(step.close);
 }
 
 TEST_CASE("unknown commands, other verbs, and the bad-command limit") {
@@ -331,10 +452,14 @@ TEST_CASE("the session works without a Sent folder") {
   Options o = Fixture::make_options();
   FakeSubmission submission;
   FakeLogin login;
-  Session session(o, submission, login, SentCopy{});
+  Session session(o, submission, SentCopy{});
   std::string raw = std::string(1, '\0') + "alice@aaaaaaaa.freemail" + '\0' + "secret";
-  std::string out;
   Step step = session.feed("EHLO c\r\nAUTH PLAIN " + encode_base64(raw) +
                            "\r\nMAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nDATA\r\nS: x\r\n\r\n.\r\n");
-  CHECK(step.output.ends_with("250 2.0.0 Queued as 1 in the fcpmail outbox; see `fcpmail outbox show 1`\r\n"));
+  REQUIRE(step.login);
+  CHECK(session.login_finished({login.check_login(step.login->user, step.login->password), false}).output.starts_with("235 "));
+  std::string out;
+  while (session.has_pending_input()) out += session.feed({}).output;
+  CHECK(out.ends_with("250 2.0.0 Queued as 1 in the fcpmail outbox; see `fcpmail outbox show 1`\r\n"));
+  CHECK(submission.submitted.size() == 1);
 }
