@@ -1,6 +1,7 @@
 #include "web/http_server.h"
 
 #include <list>
+#include <variant>
 
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
@@ -22,11 +23,12 @@ class Connection;
 }
 
 struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
-  Shared(asio::io_context& io, engine::Control& control, LoginCheck& login, ServerOptions o)
-      : acceptor(io), api(control), ui(api, login, o.ui), options(std::move(o)) {}
+  Shared(asio::io_context& io, engine::Control& control, auth::LoginGate& g, ServerOptions o)
+      : acceptor(io), api(control), ui(api, o.ui), gate(g), options(std::move(o)) {}
   tcp::acceptor acceptor;
   ControlApi api;
   WebUi ui;
+  auth::LoginGate& gate;
   ServerOptions options;
   unsigned short port = 0;
   std::list<std::weak_ptr<Connection>> connections;
@@ -52,7 +54,14 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
     return name.empty() || name == "127.0.0.1" || name == "localhost" || name == "[::1]";
   }
 
-  http::response<http::string_body> respond(const http::request<http::string_body>& request);
+  using Response = http::response<http::string_body>;
+  // A web UI login waiting for the gate: the response so far (headers, version) and the attempt.
+  struct PendingLogin {
+    Response response;
+    LoginAttempt attempt;
+  };
+  std::variant<Response, PendingLogin> respond(const http::request<http::string_body>& request);
+  static Response finish(Response response, HttpReply reply);
 };
 
 namespace {
@@ -60,7 +69,11 @@ namespace {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, std::shared_ptr<Server::Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {}
+      : stream_(std::move(socket)), shared_(std::move(shared)) {
+    error_code ec;
+    const auto remote = stream_.socket().remote_endpoint(ec);
+    peer_ = ec ? std::string("unknown") : remote.address().to_string();
+  }
 
   void start() { read(); }
   void close() {
@@ -95,8 +108,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void respond(http::request<http::string_body> request) {
-    response_ = shared_->respond(request);
-    write();
+    auto answer = shared_->respond(request);
+    if (auto* ready = std::get_if<Server::Shared::Response>(&answer)) {
+      response_ = std::move(*ready);
+      return write();
+    }
+    // A login: the gate checks the password off this thread; nothing more is read meanwhile.
+    auto& pending = std::get<Server::Shared::PendingLogin>(answer);
+    stream_.expires_never();
+    shared_->gate.check(std::move(pending.attempt.user), std::move(pending.attempt.password), peer_,
+                        stream_.get_executor(),
+                        [self = shared_from_this(), response = std::move(pending.response)](auth::LoginVerdict verdict) mutable {
+                          if (self->shared_->stopped) return self->close();
+                          if (verdict.locked_out) self->shared_->log("http: web UI login refused, the account is locked out");
+                          self->response_ = Server::Shared::finish(std::move(response), self->shared_->ui.finish_login(verdict));
+                          self->write();
+                        });
   }
 
   void write() {
@@ -112,6 +139,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
   std::shared_ptr<Server::Shared> shared_;
+  std::string peer_;  // the client's address: failed logins are counted per (user, peer)
 };
 
 nlohmann::json error_body(std::string_view sentence) { return {{"error", sentence}}; }
@@ -121,7 +149,17 @@ std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
 }  // namespace
 
-http::response<http::string_body> Server::Shared::respond(const http::request<http::string_body>& request) {
+Server::Shared::Response Server::Shared::finish(Response response, HttpReply reply) {
+  for (const auto& [name, value] : reply.headers) response.insert(name, value);
+  response.result(static_cast<http::status>(reply.status));
+  response.set(http::field::content_type, reply.content_type);
+  response.body() = std::move(reply.body);
+  response.prepare_payload();
+  return response;
+}
+
+std::variant<Server::Shared::Response, Server::Shared::PendingLogin> Server::Shared::respond(
+    const http::request<http::string_body>& request) {
   http::response<http::string_body> response;
   response.version(request.version());
   response.keep_alive(request.keep_alive());
@@ -167,9 +205,9 @@ http::response<http::string_body> Server::Shared::respond(const http::request<ht
   response.set("Referrer-Policy", "no-referrer");
   HttpRequestView view{sv(request.method_string()), sv(request.target()), sv(request[http::field::cookie]),
                        sv(request["X-CSRF-Token"]), sv(request[http::field::content_type]), request.body()};
-  HttpReply reply = ui.handle(view);
-  for (const auto& [name, value] : reply.headers) response.insert(name, value);
-  return finish(reply.status, reply.content_type, std::move(reply.body));
+  auto step = ui.handle(view);
+  if (auto* attempt = std::get_if<LoginAttempt>(&step)) return PendingLogin{std::move(response), std::move(*attempt)};
+  return Shared::finish(std::move(response), std::move(std::get<HttpReply>(step)));
 }
 
 void Server::Shared::accept() {
@@ -193,7 +231,9 @@ void Server::Shared::accept() {
 
 Server::Server(asio::io_context& io, const tcp::endpoint& endpoint, engine::Control& control, LoginCheck& login,
                ServerOptions options)
-    : shared_(std::make_shared<Shared>(io, control, login, std::move(options))) {
+    : own_gate_(options.login_gate ? nullptr : std::make_unique<auth::LoginGate>(login)),
+      shared_(std::make_shared<Shared>(io, control, options.login_gate ? *options.login_gate : *own_gate_,
+                                       std::move(options))) {
   shared_->acceptor.open(endpoint.protocol());
   shared_->acceptor.set_option(tcp::acceptor::reuse_address(true));
   shared_->acceptor.bind(endpoint);

@@ -1,7 +1,8 @@
 // The daemon's HTTP server (Boost.Beast) on 127.0.0.1 (default port 9080): the JSON control API
 // under /api/ for the `fcpmail` CLI (bearer token from DIR/control.token), and the local web UI
 // everywhere else. One session object per connection on the caller's io_context; the engine's
-// Control and the LoginCheck are called on that thread.
+// Control is called on that thread. Web UI passwords go through the login gate (checked on the
+// gate's worker, delayed after failures of the same (user, peer), user locked out after many).
 #pragma once
 #include <chrono>
 #include <cstddef>
@@ -13,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
+#include "auth/login_gate.h"
 #include "engine/control.h"
 #include "fcpmail/login.h"
 #include "web/web_ui.h"
@@ -27,6 +29,9 @@ struct ServerOptions {
   std::chrono::seconds io_timeout{60};        // reading a request / writing a reply
   std::size_t max_connections = 64;
   WebUiOptions ui;
+  // The gate shared with IMAP and SMTP (so failures count across them); must outlive the server.
+  // If null, the server makes its own over `login` with the default policy.
+  auth::LoginGate* login_gate = nullptr;
   std::function<void(std::string_view)> log;  // one line per notable event
 };
 
@@ -45,6 +50,7 @@ class Server {
   struct Shared;
 
  private:
+  std::unique_ptr<auth::LoginGate> own_gate_;  // only when ServerOptions::login_gate is null
   std::shared_ptr<Shared> shared_;
 };
 

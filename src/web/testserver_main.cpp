@@ -66,7 +66,6 @@ int main(int argc, char** argv) {
     FakeLogin login(user, password);
     fcpmail::web::ServerOptions options;
     options.token = *token;
-    options.ui.login_failure_pause = std::chrono::milliseconds(200);
     options.log = [](std::string_view line) { std::cerr << line << '\n'; };
     fcpmail::web::Server server(io, {boost::asio::ip::make_address(where->first), where->second}, control, login,
                                 options);

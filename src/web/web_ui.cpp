@@ -173,8 +173,7 @@ std::optional<std::string> cookie_value(std::string_view header, std::string_vie
   return std::nullopt;
 }
 
-WebUi::WebUi(ControlApi& api, LoginCheck& login, WebUiOptions options)
-    : api_(api), login_(login), options_(std::move(options)) {}
+WebUi::WebUi(ControlApi& api, WebUiOptions options) : api_(api), options_(std::move(options)) {}
 
 std::chrono::steady_clock::time_point WebUi::now() const {
   return options_.now ? options_.now() : std::chrono::steady_clock::now();
@@ -193,7 +192,7 @@ WebUi::Session* WebUi::session_for(std::string_view cookie_header) {
   return it == sessions_.end() ? nullptr : &it->second;
 }
 
-HttpReply WebUi::handle(const HttpRequestView& request) {
+std::variant<HttpReply, LoginAttempt> WebUi::handle(const HttpRequestView& request) {
   expire();
   const auto question = request.target.find('?');
   const std::string_view path = request.target.substr(0, question);
@@ -245,22 +244,21 @@ HttpReply WebUi::login_page(std::string_view message, int status) {
   return reply;
 }
 
-HttpReply WebUi::login(const HttpRequestView& request) {
-  const auto form = parse_form(request.body);
+std::variant<HttpReply, LoginAttempt> WebUi::login(const HttpRequestView& request) {
+  auto form = parse_form(request.body);
   const auto csrf = form.find("csrf");
   auto known = csrf == form.end() ? login_forms_.end() : login_forms_.find(csrf->second);
   if (known == login_forms_.end()) return login_page("The login form expired or is not ours; please try again.", 403);
   login_forms_.erase(known);
+  return LoginAttempt{std::move(form["user"]), std::move(form["password"])};
+}
+
+HttpReply WebUi::finish_login(const auth::LoginVerdict& verdict) {
+  expire();
+  if (verdict.locked_out)
+    return login_page("Too many failed logins for this account; try again later.", 429);
+  if (!verdict.account) return login_page("Wrong address or password.", 401);
   const auto t = now();
-  if (t < logins_paused_until_) return login_page("Too many attempts; wait a moment and try again.", 429);
-  const auto user = form.find("user");
-  const auto password = form.find("password");
-  std::optional<std::string> account;
-  if (user != form.end() && password != form.end()) account = login_.check_login(user->second, password->second);
-  if (!account) {
-    logins_paused_until_ = t + options_.login_failure_pause;
-    return login_page("Wrong address or password.", 401);
-  }
   if (sessions_.size() >= options_.max_sessions) {
     // Drop the session closest to expiry.
     auto oldest = sessions_.begin();
@@ -269,7 +267,7 @@ HttpReply WebUi::login(const HttpRequestView& request) {
     sessions_.erase(oldest);
   }
   const std::string id = random_hex(32);
-  sessions_[id] = Session{*account, random_hex(32), t + options_.session_lifetime};
+  sessions_[id] = Session{*verdict.account, random_hex(32), t + options_.session_lifetime};
   HttpReply reply;
   reply.status = 303;
   reply.headers.emplace_back("Location", "/");

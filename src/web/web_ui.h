@@ -3,6 +3,10 @@
 // outbox with approve/cancel buttons and the protocol queues. No external assets: CSS and
 // JavaScript are inline, and the Content-Security-Policy forbids everything else.
 //
+// Passwords: WebUi never checks one itself. A login form that passes the CSRF check comes back from
+// handle() as a LoginAttempt; the server runs it through the login gate (src/auth/login_gate.h: off
+// the I/O thread, delayed after failures, lock-out) and hands the verdict to finish_login().
+//
 // Security: a session cookie (HttpOnly, SameSite=Strict) after login; every state-changing
 // request (login included) must carry a CSRF token bound to the session (or, for login, to the
 // login form) — in the X-CSRF-Token header or a `csrf` form field — or it is refused with 403.
@@ -18,7 +22,9 @@
 #include <string_view>
 #include <vector>
 
-#include "fcpmail/login.h"
+#include <variant>
+
+#include "auth/login_gate.h"
 #include "web/control_api.h"
 
 namespace fcpmail::web {
@@ -39,19 +45,26 @@ struct HttpReply {
   std::vector<std::pair<std::string, std::string>> headers;  // extra: Set-Cookie, Location, ...
 };
 
+// A login form that passed the CSRF check: the password still has to be checked.
+struct LoginAttempt {
+  std::string user, password;
+};
+
 struct WebUiOptions {
   std::chrono::seconds session_lifetime{8 * 3600};
   std::chrono::seconds login_form_lifetime{3600};
-  std::chrono::milliseconds login_failure_pause{1000};  // no login accepted for this long after a failure
   std::size_t max_sessions = 256;
   std::function<std::chrono::steady_clock::time_point()> now;  // injected for tests
 };
 
 class WebUi {
  public:
-  WebUi(ControlApi& api, LoginCheck& login, WebUiOptions options = {});
+  explicit WebUi(ControlApi& api, WebUiOptions options = {});
 
-  HttpReply handle(const HttpRequestView& request);
+  // Every request. POST /login with a valid form gives a LoginAttempt; everything else a reply.
+  std::variant<HttpReply, LoginAttempt> handle(const HttpRequestView& request);
+  // The answer to a LoginAttempt: a session cookie and a redirect, or the login page again.
+  HttpReply finish_login(const auth::LoginVerdict& verdict);
 
   static constexpr std::string_view cookie_name = "fcpmail_session";
 
@@ -66,18 +79,16 @@ class WebUi {
   void expire();
   Session* session_for(std::string_view cookie_header);
   HttpReply login_page(std::string_view message, int status = 200);
-  HttpReply login(const HttpRequestView& request);
+  std::variant<HttpReply, LoginAttempt> login(const HttpRequestView& request);
   HttpReply logout(const HttpRequestView& request);
   HttpReply app_page(const Session& session);
   HttpReply state(const Session& session);
   HttpReply action(const HttpRequestView& request, Session& session, std::string_view api_path);
 
   ControlApi& api_;
-  LoginCheck& login_;
   WebUiOptions options_;
   std::map<std::string, Session> sessions_;                                 // by cookie value
   std::map<std::string, std::chrono::steady_clock::time_point> login_forms_;  // login CSRF tokens
-  std::chrono::steady_clock::time_point logins_paused_until_{};
 };
 
 // Helpers shared with the tests.

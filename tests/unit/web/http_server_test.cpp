@@ -113,3 +113,81 @@ TEST_CASE("http: the web UI is served with its security headers") {
   CHECK(page.body().find("Log in") != std::string::npos);
   CHECK(r.request(http::verb::post, "/ui/api/outbox/approve", R"({"id":1})").result_int() == 401);
 }
+
+namespace {
+
+// A login check as slow as scrypt ought to be, to show that it does not hold up other requests.
+class SlowLogin : public fcpmail::LoginCheck {
+ public:
+  std::optional<std::string> check_login(const std::string& user, const std::string& password) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    if (user == "me@x" && password == "pw") return user;
+    return std::nullopt;
+  }
+};
+
+std::string login_form_token(const std::string& html) {
+  const std::string marker = "name=\"csrf\" value=\"";
+  const auto at = html.find(marker);
+  REQUIRE(at != std::string::npos);
+  return html.substr(at + marker.size(), 32);
+}
+
+}  // namespace
+
+TEST_CASE("http: a web UI login is checked off the I/O thread; other requests are served meanwhile") {
+  web_test::FakeControl control;
+  control.seed();
+  SlowLogin login;
+  asio::io_context io;
+  control.io = &io;
+  fcpmail::auth::LoginGate gate(login);
+  ServerOptions o;
+  o.token = std::string(64, 'a');
+  o.login_gate = &gate;
+  Server server(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), control, login, o);
+  std::thread thread([&] { io.run(); });
+
+  auto exchange = [&](http::verb verb, const std::string& target, const std::string& body) {
+    asio::io_context client_io;
+    beast::tcp_stream stream(client_io);
+    stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()));
+    http::request<http::string_body> req{verb, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    req.set(http::field::content_type, "application/x-www-form-urlencoded");
+    req.body() = body;
+    req.prepare_payload();
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    return res;
+  };
+
+  const auto token = login_form_token(exchange(http::verb::get, "/", "").body());
+  http::response<http::string_body> login_reply;
+  const auto started = std::chrono::steady_clock::now();
+  std::thread logging_in([&] { login_reply = exchange(http::verb::post, "/login", "user=me%40x&password=pw&csrf=" + token); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // While the 400 ms check runs, the server answers another request.
+  auto status = exchange(http::verb::get, "/api/status", "");
+  const auto status_at = std::chrono::steady_clock::now() - started;
+  logging_in.join();
+  const auto login_at = std::chrono::steady_clock::now() - started;
+  CHECK(status.result_int() == 401);  // no token: refused, but answered
+  CHECK(status_at < std::chrono::milliseconds(350));
+  CHECK(login_at >= std::chrono::milliseconds(400));
+  CHECK(login_reply.result_int() == 303);
+  CHECK(std::string(login_reply[http::field::set_cookie]).starts_with("fcpmail_session="));
+
+  const auto token2 = login_form_token(exchange(http::verb::get, "/", "").body());
+  auto wrong = exchange(http::verb::post, "/login", "user=me%40x&password=nope&csrf=" + token2);
+  CHECK(wrong.result_int() == 401);
+  CHECK(wrong[http::field::set_cookie].empty());
+
+  asio::post(io, [&] {
+    server.stop();
+    io.stop();
+  });
+  thread.join();
+}
