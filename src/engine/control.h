@@ -206,6 +206,16 @@ class Control {
                               std::function<void(Result<AccountCreated>)> done) = 0;
   virtual std::vector<AccountSummary> accounts() = 0;
 
+  // Account transfer (engine/account_transfer.h says what the file holds and what it does not:
+  // the identity, keys, contacts, requests and channels move; mail already stored does not).
+  // Export: the whole encrypted export file as bytes. Import: refuses an account this data dir
+  // already has; restores the WebOfTrust own identity from its insert URI if the node lacks it,
+  // then republishes the mailsite. `progress` as for create_account; `done` once, on the io thread.
+  virtual void export_account(std::string account, std::string passphrase, Progress progress,
+                              std::function<void(Result<std::string>)> done) = 0;
+  virtual void import_account(std::string file, std::string passphrase, Progress progress,
+                              std::function<void(Result<AccountSummary>)> done) = 0;
+
   virtual Result<std::vector<Contact>> contacts(std::optional<std::string> account) = 0;
   // `typed`: a Freemail address, or a full identity request URI (USK@…/WebOfTrust/N).
   virtual Result<Contact> add_contact(const std::string& account, const std::string& typed,

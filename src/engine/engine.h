@@ -73,6 +73,10 @@ class Engine final : public Control, public Submission, public LoginCheck {
   void create_account(AccountCreateRequest request, Progress progress,
                       std::function<void(Result<AccountCreated>)> done) override;
   std::vector<AccountSummary> accounts() override;
+  void export_account(std::string account, std::string passphrase, Progress progress,
+                      std::function<void(Result<std::string>)> done) override;
+  void import_account(std::string file, std::string passphrase, Progress progress,
+                      std::function<void(Result<AccountSummary>)> done) override;
   Result<std::vector<Contact>> contacts(std::optional<std::string> account) override;
   Result<Contact> add_contact(const std::string& account, const std::string& typed,
                               const std::string& petname) override;

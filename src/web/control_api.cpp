@@ -1,5 +1,9 @@
 #include "web/control_api.h"
 
+#include <cryptopp/base64.h>
+#include <cryptopp/filters.h>
+
+#include <cctype>
 #include <charconv>
 
 namespace fcpmail::web {
@@ -40,6 +44,59 @@ bool same_account(const std::string& a, const std::string& b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
          });
+}
+
+// Where a long operation's progress and outcome go: the job table entry `id`. Held by the
+// operation's `done` callback; the progress callback carries only a plain pointer to it (small and
+// trivially copyable, see the account creation route for why), and progress is only reported
+// before `done`.
+struct JobSink {
+  std::weak_ptr<ControlApi::Jobs> jobs;
+  std::int64_t id;
+  void progress(std::string_view stage, std::string_view detail) const {
+    if (auto table = jobs.lock()) (*table)[id].progress.emplace_back(stage, detail);
+  }
+  void finish(json result) const {
+    if (auto table = jobs.lock()) {
+      (*table)[id].done = true;
+      (*table)[id].result = std::move(result);
+    }
+  }
+  void fail(std::string why) const {
+    if (auto table = jobs.lock()) {
+      (*table)[id].done = true;
+      (*table)[id].error = std::move(why);
+    }
+  }
+};
+
+std::pair<engine::Progress, std::shared_ptr<JobSink>> job_sink(const std::shared_ptr<ControlApi::Jobs>& jobs,
+                                                               std::int64_t id) {
+  auto sink = std::make_shared<JobSink>(JobSink{jobs, id});
+  const JobSink* raw = sink.get();
+  return {[raw](std::string_view stage, std::string_view detail) { raw->progress(stage, detail); }, sink};
+}
+
+// RFC 4648 base64 (export files travel inside JSON).
+std::string to_base64(std::string_view bytes) {
+  std::string out;
+  CryptoPP::StringSource(reinterpret_cast<const CryptoPP::byte*>(bytes.data()), bytes.size(), true,
+                         new CryptoPP::Base64Encoder(new CryptoPP::StringSink(out), false));
+  return out;
+}
+
+std::optional<std::string> from_base64(std::string_view text) {
+  std::size_t padding = 0;
+  for (char c : text) {
+    const bool alphabet = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
+    if (c == '=') ++padding;
+    else if (!alphabet || padding > 0) return std::nullopt;  // '=' only at the end
+  }
+  if (text.size() % 4 != 0 || padding > 2) return std::nullopt;
+  std::string out;
+  CryptoPP::StringSource(reinterpret_cast<const CryptoPP::byte*>(text.data()), text.size(), true,
+                         new CryptoPP::Base64Decoder(new CryptoPP::StringSink(out)));
+  return out;
 }
 
 }  // namespace
@@ -164,9 +221,45 @@ ApiResponse ControlApi::route(std::string_view method, std::string_view path,
         });
     return {202, json{{"job", id}}};
   }
-  if ((path == "/api/accounts/export" || path == "/api/accounts/import") && post) {
-    // Not yet part of engine::Control; the route exists so the CLI gets a clear answer.
-    return error(501, "account " + std::string(path.substr(14)) + " is not available in this daemon yet");
+  if (path == "/api/accounts/export" && post) {
+    auto target_account = string_field(body, "account");
+    if (!target_account) target_account = scope;
+    auto passphrase = string_field(body, "passphrase");
+    if (!target_account || target_account->empty()) return error(400, "give the account to export");
+    if (outside_scope(*target_account)) return error(403, "you can export only the account you are logged in as");
+    if (!passphrase || passphrase->size() < 8)
+      return error(400, "give a passphrase of at least 8 characters; the export file is encrypted with it");
+    const std::int64_t id = next_job_++;
+    (*jobs_)[id] = Job{};
+    auto [progress, sink] = job_sink(jobs_, id);
+    const std::string account_name = *target_account;
+    control_.export_account(*target_account, *passphrase, progress,
+                            [sink, account_name](engine::Result<std::string> file) {
+                              if (file)
+                                sink->finish(json{{"account", account_name},
+                                                  {"file_base64", to_base64(*file)},
+                                                  {"bytes", file->size()}});
+                              else
+                                sink->fail(file.error());
+                            });
+    return {202, json{{"job", id}}};
+  }
+  if (path == "/api/accounts/import" && post) {
+    if (scope) return error(403, "accounts are imported with the fcpmail CLI");
+    auto encoded = string_field(body, "file_base64");
+    auto passphrase = string_field(body, "passphrase");
+    if (!encoded || !passphrase) return error(400, "give file_base64 (the export file in base64) and passphrase");
+    auto file = from_base64(*encoded);
+    if (!file) return error(400, "file_base64 is not valid base64");
+    const std::int64_t id = next_job_++;
+    (*jobs_)[id] = Job{};
+    auto [progress, sink] = job_sink(jobs_, id);
+    control_.import_account(std::move(*file), *passphrase, progress,
+                            [sink](engine::Result<engine::AccountSummary> account) {
+                              if (account) sink->finish(json(*account));
+                              else sink->fail(account.error());
+                            });
+    return {202, json{{"job", id}}};
   }
   if (path.starts_with("/api/jobs/") && get) {
     if (scope) return error(403, "not available in the web UI");

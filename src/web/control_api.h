@@ -5,6 +5,9 @@
 //   GET  /api/status                      GET  /api/queues
 //   GET  /api/accounts                    POST /api/accounts {nickname, password?, identity?, rsa_key_file?}
 //                                              -> 202 {"job": ID}; GET /api/jobs/ID -> progress and result
+//   POST /api/accounts/export {account, passphrase (>= 8 chars)} -> 202 {"job": ID}; the job's result:
+//        {account, file_base64 (the encrypted export file), bytes}
+//   POST /api/accounts/import {file_base64, passphrase} -> 202 {"job": ID}; the job's result: the account
 //   GET  /api/contacts[?account=A]        POST /api/contacts {account, address, petname?}
 //   POST /api/contacts/remove {account, contact}    POST /api/contacts/revoke {account, contact}
 //   GET  /api/requests[?account=A]        POST /api/requests/approve {id}   POST /api/requests/deny {id}

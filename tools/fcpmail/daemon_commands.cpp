@@ -1,7 +1,13 @@
 // The daemon-facing commands of the fcpmail CLI: status, account, contacts, requests, outbox,
 // queues, send. Each talks to the running fcpmaild through its control API (daemon_client.h) and
 // prints either readable text or, with --json, the API's JSON.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <chrono>
 #include <ctime>
@@ -39,7 +45,7 @@ struct Parsed {
 };
 
 const std::set<std::string> value_options = {"--data-dir", "--account", "--petname", "--identity", "--from",
-                                             "--to",       "--file",    "--out",     "--rsa-key"};
+                                             "--to",       "--file",    "--out",     "--rsa-key", "--passphrase-file"};
 const std::set<std::string> flag_options = {"--json", "--all", "--password-stdin", "--passphrase-stdin", "--help", "-h"};
 
 std::expected<Parsed, std::string> parse(const Args& args) {
@@ -216,8 +222,18 @@ int status(const DaemonClient& client, const Parsed& p) {
 constexpr const char* account_usage =
     "fcpmail account create NAME [--identity WOT_ID] [--password-stdin] [--rsa-key FILE]\n"
     "       fcpmail account list\n"
-    "       fcpmail account export ADDRESS --out FILE [--passphrase-stdin]\n"
-    "       fcpmail account import FILE [--passphrase-stdin]";
+    "       fcpmail account export ADDRESS --out FILE [--passphrase-file F | --passphrase-stdin]\n"
+    "       fcpmail account import FILE [--passphrase-file F | --passphrase-stdin]\n"
+    "\n"
+    "export writes ONE file (mode 0600), encrypted with a passphrase (scrypt + AES-256-GCM): the\n"
+    "account's WebOfTrust identity (insert and request URIs), Freemail RSA key, mailsite edition,\n"
+    "password hash, contacts (petnames, accepted/revoked/denied), pending contact requests, channels\n"
+    "(keys, slot positions), unfinished sends and acks owed. It moves the identity, NOT the mailbox:\n"
+    "mail already in your IMAP folders is not in the file (copy it with your mail client first).\n"
+    "Stop the old daemon after exporting. import refuses an account this data dir already has; on a\n"
+    "node whose WebOfTrust lacks the identity it restores it from the insert URI, then republishes\n"
+    "the mailsite. The passphrase is read from --passphrase-file (first line), --passphrase-stdin, or\n"
+    "asked on the terminal (export asks twice); export needs at least 8 characters.";
 
 std::string read_secret_line(const std::string& what) {
   if (isatty(STDIN_FILENO)) std::cerr << what << ": " << std::flush;
@@ -225,6 +241,69 @@ std::string read_secret_line(const std::string& what) {
   std::getline(std::cin, line);
   if (!line.empty() && line.back() == '\r') line.pop_back();
   return line;
+}
+
+// The export passphrase: --passphrase-file F (its first line), --passphrase-stdin, or asked on the
+// terminal without echo (twice when `confirm`). Never taken from the command line (ps shows it).
+std::expected<std::string, std::string> read_passphrase(const Parsed& p, bool confirm) {
+  std::string passphrase;
+  if (auto path = p.option("--passphrase-file"); !path.empty()) {
+    std::ifstream in(path);
+    if (!in) return std::unexpected("cannot read the passphrase file " + path);
+    std::getline(in, passphrase);
+  } else if (p.flag("--passphrase-stdin") || !isatty(STDIN_FILENO)) {
+    if (!p.flag("--passphrase-stdin"))
+      return std::unexpected(std::string("no terminal to ask the passphrase on; use --passphrase-file F or --passphrase-stdin"));
+    std::getline(std::cin, passphrase);
+  } else {
+    auto ask = [](const char* prompt) {
+      termios old{};
+      tcgetattr(STDIN_FILENO, &old);
+      termios quiet = old;
+      quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+      tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+      std::cerr << prompt << std::flush;
+      std::string line;
+      std::getline(std::cin, line);
+      tcsetattr(STDIN_FILENO, TCSANOW, &old);
+      std::cerr << "\n";
+      return line;
+    };
+    passphrase = ask(confirm ? "passphrase for the export file: " : "passphrase of the export file: ");
+    if (confirm && ask("the same passphrase again: ") != passphrase)
+      return std::unexpected(std::string("the two passphrases differ"));
+  }
+  if (!passphrase.empty() && passphrase.back() == '\r') passphrase.pop_back();
+  if (passphrase.empty()) return std::unexpected(std::string("the passphrase is empty"));
+  if (confirm && passphrase.size() < 8) return std::unexpected(std::string("choose a passphrase of at least 8 characters"));
+  return passphrase;
+}
+
+// Writes `bytes` to `path` readable by the owner only: a 0600 temporary file beside it, then
+// renamed over it, so a reader never sees half a file and the mode is never wider.
+std::expected<void, std::string> write_private_file(const std::string& path, const std::string& bytes) {
+  const std::string partial = path + ".partial";
+  const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) return std::unexpected("cannot write " + path + ": " + std::strerror(errno));
+  ::fchmod(fd, 0600);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const auto n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      ::unlink(partial.c_str());
+      return std::unexpected("cannot write " + path + ": " + std::strerror(errno));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  const bool synced = ::fsync(fd) == 0;
+  ::close(fd);
+  if (!synced || ::rename(partial.c_str(), path.c_str()) != 0) {
+    ::unlink(partial.c_str());
+    return std::unexpected("cannot write " + path + ": " + std::strerror(errno));
+  }
+  return {};
 }
 
 // Polls a job and prints each new stage with the time since the start; returns the final job.
@@ -304,41 +383,47 @@ int account(const DaemonClient& client, const Parsed& p) {
   if (sub == "export") {
     if (p.positional.size() != 2 || p.option("--out").empty())
       return usage_error("account", "give the account and --out FILE", account_usage);
-    const std::string passphrase = read_secret_line("passphrase for the export file");
-    if (passphrase.empty()) return usage_error("account", "an export needs a passphrase (on stdin)", account_usage);
-    auto r = client.post("/api/accounts/export", {{"account", p.positional[1]}, {"passphrase", passphrase}});
+    const std::string out_path = p.option("--out");
+    auto passphrase = read_passphrase(p, true);
+    if (!passphrase) return usage_error("account", passphrase.error(), account_usage);
+    auto r = client.post("/api/accounts/export", {{"account", p.positional[1]}, {"passphrase", *passphrase}});
     if (!r) return fail(r.error());
-    if (r->contains("job")) {
-      if (!as_json) std::cerr << "Exporting " << p.positional[1] << ":\n";
-      auto job = follow_job(client, num(*r, "job"), as_json);
-      if (!job) return fail(job.error());
-      if (!(*job)["error"].is_null()) return fail({500, "export failed: " + str(*job, "error")});
-      r = (*job)["result"];
-    }
-    std::ofstream out(p.option("--out"), std::ios::binary | std::ios::trunc);
-    const std::string file = str(*r, "file");
-    out << file;
-    if (!out.flush()) return fail({0, "cannot write " + p.option("--out")});
-    if (as_json) return print_json({{"account", p.positional[1]}, {"file", p.option("--out")}, {"bytes", file.size()}}), 0;
-    std::cout << "Exported " << p.positional[1] << " to " << p.option("--out") << " (" << file.size()
-              << " bytes, encrypted with your passphrase).\n";
+    if (!as_json) std::cerr << "Exporting " << p.positional[1] << ":\n";
+    auto job = follow_job(client, num(*r, "job"), as_json);
+    if (!job) return fail(job.error());
+    if (!(*job)["error"].is_null()) return fail({500, "export failed: " + str(*job, "error")});
+    const json& result = (*job)["result"];
+    auto file = base64_decode(str(result, "file_base64"));
+    if (!file) return fail({0, "the daemon sent an unreadable export file"});
+    if (auto written = write_private_file(out_path, *file); !written) return fail({0, written.error()});
+    if (as_json)
+      return print_json({{"account", str(result, "account")}, {"file", out_path}, {"bytes", file->size()}}), 0;
+    std::cout << "Exported " << str(result, "account") << " to " << out_path << " (" << file->size()
+              << " bytes, mode 0600, encrypted with your passphrase).\n"
+              << "It holds the identity, keys, password, contacts, contact requests, channels and unfinished\n"
+              << "sends. Mail already in your folders is NOT in it: keep a copy with your mail client.\n"
+              << "Stop this daemon before you import the file elsewhere (two daemons polling one account\n"
+              << "would race for its mail).\n";
     return 0;
   }
   if (sub == "import") {
     if (p.positional.size() != 2) return usage_error("account", "give the export file", account_usage);
     auto file = read_file(p.positional[1]);
     if (!file) return fail({0, file.error()});
-    const std::string passphrase = read_secret_line("passphrase of the export file");
-    auto r = client.post("/api/accounts/import", {{"file", *file}, {"passphrase", passphrase}});
+    auto passphrase = read_passphrase(p, false);
+    if (!passphrase) return usage_error("account", passphrase.error(), account_usage);
+    auto r = client.post("/api/accounts/import", {{"file_base64", base64_encode(*file)}, {"passphrase", *passphrase}});
     if (!r) return fail(r.error());
-    if (r->contains("job")) {
-      auto job = follow_job(client, num(*r, "job"), as_json);
-      if (!job) return fail(job.error());
-      if (!(*job)["error"].is_null()) return fail({500, "import failed: " + str(*job, "error")});
-      r = (*job)["result"];
-    }
-    if (as_json) return print_json(*r), 0;
-    std::cout << "Imported " << str(*r, "address") << ".\n";
+    if (!as_json) std::cerr << "Importing " << p.positional[1] << ":\n";
+    auto job = follow_job(client, num(*r, "job"), as_json);
+    if (!job) return fail(job.error());
+    if (!(*job)["error"].is_null()) return fail({500, "import failed: " + str(*job, "error")});
+    const json& a = (*job)["result"];
+    if (as_json) return print_json(a), 0;
+    std::cout << "Imported " << str(a, "address") << " (" << str(a, "state");
+    if (num(a, "mailsite_edition") > 0) std::cout << ", mailsite edition " << num(a, "mailsite_edition");
+    std::cout << ").\nLog in over IMAP and SMTP with the account's existing password; `fcpmail status` shows\n"
+              << "the ports. Mail from the old machine's folders was not part of the export.\n";
     return 0;
   }
   return usage_error("account", sub.empty() ? "missing subcommand" : "unknown subcommand " + sub, account_usage);

@@ -95,3 +95,313 @@ TEST_CASE("account archive: other files and extra bytes") {
   CHECK(r.error().error == ArchiveError::unsupported_version);
   CHECK(r.error().detail.find("version 2") != std::string::npos);
 }
+
+// ---- the engine path ---------------------------------------------------------------------------
+
+#include "engine/engine.h"
+#include "memory_node.h"
+
+#include "store/database.h"
+#include "store/mailbox_store.h"
+
+#include <SQLiteCpp/Statement.h>
+
+#include <list>
+
+using fcpmail::engine::test::MemoryNode;
+
+namespace {
+
+EngineConfig fast_config() {
+  EngineConfig c;
+  c.intervals = Intervals{}.scaled(0.00002);  // 12 h -> 0.86 s, 5 min -> 6 ms, 1 h -> 72 ms
+  c.tick = std::chrono::milliseconds(2);
+  c.rts_days_back = 1;
+  return c;
+}
+
+// Another machine's node on the same network: it shares the MemoryNode's data (puts, gets) but has
+// its own WebOfTrust with no own identities until one is restored from its insert URI (WoT's
+// CreateIdentity with InsertURI; the public half is looked up in the network's identities, as
+// fred derives it from the private key).
+class FreshWotNode final : public Node {
+ public:
+  explicit FreshWotNode(MemoryNode& network) : network_(network) {}
+  std::vector<std::string> own;  // identity ids restored here
+  int restores = 0;
+
+  asio::awaitable<NodeResult<SskKeypair>> generate_ssk() override { return network_.generate_ssk(); }
+  asio::awaitable<NodeResult<std::string>> put(std::string uri, std::string data, std::string what) override {
+    return network_.put(std::move(uri), std::move(data), std::move(what));
+  }
+  asio::awaitable<NodeResult<std::string>> get(std::string uri, std::size_t max, std::string what) override {
+    return network_.get(std::move(uri), max, std::move(what));
+  }
+  asio::awaitable<NodeResult<WotFields>> wot(WotFields p) override {
+    if (p["Message"] == "GetOwnIdentities") {
+      WotFields out{{"Message", "OwnIdentities"}};
+      for (std::size_t i = 0; i < own.size(); ++i) {
+        const auto& id = network_.identities.at(own[i]);
+        out["Identity" + std::to_string(i)] = id.id;
+        out["RequestURI" + std::to_string(i)] = id.request_uri;
+        out["InsertURI" + std::to_string(i)] = id.insert_uri;
+        out["Nickname" + std::to_string(i)] = id.nickname;
+      }
+      co_return out;
+    }
+    if (p["Message"] == "CreateIdentity" && p.count("InsertURI")) {
+      ++restores;
+      for (const auto& [id, identity] : network_.identities)
+        if (identity.insert_uri == p["InsertURI"]) {
+          own.push_back(id);
+          co_return WotFields{{"Message", "IdentityCreated"}, {"ID", id}, {"RequestURI", identity.request_uri},
+                              {"InsertURI", identity.insert_uri}};
+        }
+      co_return std::unexpected(NodeError{NodeError::Kind::plugin_error, 0, "not an insert URI this network knows"});
+    }
+    co_return co_await network_.wot(std::move(p));
+  }
+  bool connected() const override { return true; }
+  std::string version() const override { return "FreshWotNode"; }
+  std::uint64_t requests_sent() const override { return network_.requests_sent(); }
+  std::vector<InFlight> in_flight() const override { return {}; }
+
+ private:
+  MemoryNode& network_;
+};
+
+struct Daemon {
+  std::unique_ptr<SQLite::Database> db = store::open_memory_database();
+  MailboxStore mailbox{*db};
+  crypto::Key256 key{};
+  std::unique_ptr<crypto::SealedBox> box;
+  std::unique_ptr<Engine> engine;
+
+  // Each daemon has its own data dir secret, so an import must seal everything again.
+  Daemon(boost::asio::io_context& io, Node& node, std::uint8_t secret) {
+    key.fill(secret);
+    box = std::make_unique<crypto::SealedBox>(key);
+    engine = std::make_unique<Engine>(
+        EngineDeps{io, *db, node, &mailbox, *box, {}, NodeStatus{"memory", 0, true, true, "", std::nullopt, true},
+                   [this](const std::string& account, const std::array<std::uint8_t, 32>& k) { mailbox.unlock(account, k); }},
+        fast_config());
+    engine->start();
+  }
+};
+
+struct Network {
+  boost::asio::io_context io;
+  MemoryNode node{io};
+  FreshWotNode other_machine{node};
+  std::list<Daemon> daemons;  // destroyed before the nodes
+
+  Daemon& daemon(std::uint8_t secret) { return daemons.emplace_back(io, node, secret); }
+  Daemon& daemon_on_other_machine(std::uint8_t secret) { return daemons.emplace_back(io, other_machine, secret); }
+
+  ~Network() {
+    for (auto& d : daemons) d.engine->stop();
+    io.run_for(std::chrono::milliseconds(100));
+    io.stop();
+  }
+
+  template <class Pred>
+  bool run_until(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds(15000)) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+      if (pred()) return true;
+      io.run_for(std::chrono::milliseconds(5));
+    }
+    return pred();
+  }
+
+  std::string create(Daemon& d, const std::string& name) {
+    std::optional<Result<AccountCreated>> result;
+    AccountCreateRequest r;
+    r.nickname = name;
+    r.password = "secret-" + name;
+    r.rsa_key_file = std::string(FCPMAIL_FIXTURES) + "/keys/" + name + ".key";
+    d.engine->create_account(r, {}, [&](Result<AccountCreated> c) { result = std::move(c); });
+    REQUIRE(run_until([&] { return result.has_value(); }));
+    REQUIRE_MESSAGE(result->has_value(), (result->has_value() ? "" : result->error()));
+    return (*result)->account.address;
+  }
+
+  Result<std::string> export_account(Daemon& d, const std::string& account, const std::string& passphrase,
+                                     std::vector<std::string>* stages = nullptr) {
+    std::optional<Result<std::string>> result;
+    d.engine->export_account(
+        account, passphrase,
+        [stages](std::string_view stage, std::string_view) { if (stages) stages->emplace_back(stage); },
+        [&](Result<std::string> r) { result = std::move(r); });
+    REQUIRE(run_until([&] { return result.has_value(); }));
+    return *result;
+  }
+
+  Result<AccountSummary> import_account(Daemon& d, const std::string& file, const std::string& passphrase,
+                                        std::vector<std::string>* stages = nullptr) {
+    std::optional<Result<AccountSummary>> result;
+    d.engine->import_account(
+        file, passphrase,
+        [stages](std::string_view stage, std::string_view) { if (stages) stages->emplace_back(stage); },
+        [&](Result<AccountSummary> r) { result = std::move(r); });
+    REQUIRE(run_until([&] { return result.has_value(); }));
+    return *result;
+  }
+
+  static std::string mail(const std::string& from, const std::string& to, const std::string& body) {
+    return "From: " + from + "\r\nTo: " + to + "\r\nSubject: transfer\r\nDate: Fri, 27 Nov 2026 14:00:00 +0000\r\n\r\n" +
+           body + "\r\n";
+  }
+
+  // Sends and releases; returns the outbox id.
+  std::int64_t send(Daemon& d, const std::string& from, const std::string& to, const std::string& body) {
+    auto id = d.engine->send(from, {to}, mail(from, to, body));
+    REQUIRE(id.has_value());
+    REQUIRE(d.engine->outbox_approve(*id).has_value());
+    return *id;
+  }
+
+  static std::string state_of(Daemon& d, std::int64_t id) {
+    auto e = d.engine->outbox_show(id);
+    if (!e || e->entry.recipients.empty()) return "?";
+    return e->entry.recipients.front().code;
+  }
+
+  static std::vector<std::string> inbox(Daemon& d, const std::string& account) {
+    std::vector<std::string> out;
+    auto list = d.mailbox.messages(account, "INBOX");
+    if (!list) return out;
+    for (const auto& m : *list) out.push_back(*d.mailbox.read_message(account, "INBOX", m.uid));
+    return out;
+  }
+
+  static std::size_t count_containing(const std::vector<std::string>& mails, const std::string& text) {
+    return static_cast<std::size_t>(std::count_if(mails.begin(), mails.end(), [&](const auto& m) {
+      return m.find(text) != std::string::npos;
+    }));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("engine: an exported account imported on another machine keeps its channel, contacts and reachability") {
+  Network net;
+  Daemon& a = net.daemon(1);
+  Daemon& c = net.daemon(3);
+  const auto alice = net.create(a, "alice");
+  const auto bob = net.create(c, "bob");
+
+  // Bob writes to Alice; she approves; they have a channel and she has one mail.
+  const auto first = net.send(c, bob, alice, "before the move");
+  REQUIRE(net.run_until([&] { return a.engine->requests(alice)->size() == 1; }));
+  REQUIRE(a.engine->approve_request(a.engine->requests(alice)->front().id).has_value());
+  REQUIRE(net.run_until([&] { return Network::state_of(c, first) == "delivered"; }));
+  REQUIRE(Network::inbox(a, alice).size() == 1);
+  REQUIRE(a.engine->add_contact(alice, bob, "bobby").has_value());
+  const auto contacts_before = a.engine->contacts(alice).value();
+
+  std::vector<std::string> export_stages;
+  auto file = net.export_account(a, alice, "a long export passphrase", &export_stages);
+  REQUIRE_MESSAGE(file.has_value(), (file ? "" : file.error()));
+  CHECK(file->starts_with(std::string("FCPMAIL-ACCOUNT\x1a", 16)));
+  CHECK(export_stages.front() == "collect");
+  CHECK(export_stages.back() == "done");
+  MESSAGE("export file of one account with one contact and one channel: " << file->size() << " bytes");
+  // Nothing in the clear: not the RSA key, not the identity insert URI.
+  CHECK(file->find("asymkey") == std::string::npos);
+  CHECK(file->find("USK@") == std::string::npos);
+  CHECK(net.export_account(a, "nobody@nowhere.freemail", "pw pw pw pw").error().find("no account") != std::string::npos);
+
+  a.engine->stop();  // the old machine is switched off
+  Daemon& b = net.daemon_on_other_machine(2);
+
+  auto wrong = net.import_account(b, *file, "not the passphrase");
+  REQUIRE_FALSE(wrong.has_value());
+  CHECK(wrong.error().find("wrong passphrase") != std::string::npos);
+  std::string tampered = *file;
+  tampered[tampered.size() / 2] ^= 0x20;
+  auto damaged = net.import_account(b, tampered, "a long export passphrase");
+  REQUIRE_FALSE(damaged.has_value());
+  CHECK(damaged.error().find("damaged") != std::string::npos);
+  CHECK(b.engine->accounts().empty());
+  CHECK(net.other_machine.restores == 0);
+
+  std::vector<std::string> import_stages;
+  auto imported = net.import_account(b, *file, "a long export passphrase", &import_stages);
+  REQUIRE_MESSAGE(imported.has_value(), (imported ? "" : imported.error()));
+  CHECK(imported->address == alice);
+  CHECK(net.other_machine.restores == 1);  // the WoT identity came back from its insert URI
+  CHECK(import_stages.front() == "decrypt");
+  CHECK(std::find(import_stages.begin(), import_stages.end(), "identity") != import_stages.end());
+  CHECK(import_stages.back() == "done");
+  CHECK(imported->mailsite_edition >= 1);
+  CHECK(b.engine->check_login(alice, "secret-alice") == alice);  // the same password
+  CHECK_FALSE(b.engine->check_login(alice, "wrong"));
+  const auto contacts_after = b.engine->contacts(alice).value();
+  REQUIRE(contacts_after.size() == contacts_before.size());
+  CHECK(contacts_after.front().address == bob);
+  CHECK(contacts_after.front().petname == "bobby");
+  CHECK(contacts_after.front().state == contacts_before.front().state);
+  CHECK(Network::inbox(b, alice).empty());  // stored mail stays with the old mailbox
+
+  auto again = net.import_account(b, *file, "a long export passphrase");
+  REQUIRE_FALSE(again.has_value());
+  CHECK(again.error().find("already exists") != std::string::npos);
+  CHECK(b.engine->accounts().size() == 1);
+
+  // Bob writes again on the same channel: it arrives on the new machine exactly once.
+  const auto second = net.send(c, bob, alice, "after the move");
+  REQUIRE(net.run_until([&] { return Network::state_of(c, second) == "delivered"; }));
+  CHECK(b.engine->requests(alice)->empty());  // no new consent needed
+  // And Alice answers from the new machine on the same channel.
+  const auto answer = net.send(b, alice, bob, "answer from the new machine");
+  REQUIRE(net.run_until([&] { return Network::state_of(b, answer) == "delivered"; }));
+  net.run_until([] { return false; }, std::chrono::milliseconds(300));
+  auto got = Network::inbox(b, alice);
+  CHECK(Network::count_containing(got, "after the move") == 1);
+  CHECK(Network::count_containing(got, "before the move") == 0);
+  CHECK(Network::count_containing(Network::inbox(c, bob), "answer from the new machine") == 1);
+
+  // A stranger finds her through the mailsite and RTS on the new machine.
+  const auto carol = net.create(c, "carol");
+  const auto hello = net.send(c, carol, alice, "hello from a stranger");
+  REQUIRE(net.run_until([&] { return b.engine->requests(alice)->size() == 1; }));
+  REQUIRE(b.engine->approve_request(b.engine->requests(alice)->front().id).has_value());
+  REQUIRE(net.run_until([&] { return Network::state_of(c, hello) == "delivered"; }));
+  CHECK(Network::count_containing(Network::inbox(b, alice), "hello from a stranger") == 1);
+}
+
+TEST_CASE("engine: an unfinished send and a pending request move with the account") {
+  Network net;
+  Daemon& a = net.daemon(1);
+  Daemon& c = net.daemon(3);
+  const auto alice = net.create(a, "alice");
+  const auto bob = net.create(c, "bob");
+  const auto carol = net.create(c, "carol");
+  // Carol asks Alice (pending request); Alice writes to Bob, held (never released on A).
+  net.send(c, carol, alice, "carol asks");
+  REQUIRE(net.run_until([&] { return a.engine->requests(alice)->size() == 1; }));
+  auto held = a.engine->send(alice, {bob}, Network::mail(alice, bob, "written on the old machine"));
+  REQUIRE(held.has_value());
+
+  auto file = net.export_account(a, alice, "another passphrase");
+  REQUIRE(file.has_value());
+  a.engine->stop();
+  Daemon& b = net.daemon_on_other_machine(2);
+  REQUIRE(net.import_account(b, *file, "another passphrase").has_value());
+
+  auto outbox = b.engine->outbox(alice).value();
+  REQUIRE(outbox.size() == 1);
+  CHECK(outbox.front().recipients.front().code == "held");
+  REQUIRE(b.engine->outbox_approve(outbox.front().id).has_value());
+  REQUIRE(net.run_until([&] { return c.engine->requests(bob)->size() == 1; }));
+  REQUIRE(c.engine->approve_request(c.engine->requests(bob)->front().id).has_value());
+  REQUIRE(net.run_until([&] { return Network::state_of(b, outbox.front().id) == "delivered"; }));
+  CHECK(Network::count_containing(Network::inbox(c, bob), "written on the old machine") == 1);
+
+  auto requests = b.engine->requests(alice).value();
+  REQUIRE(requests.size() == 1);
+  CHECK(requests.front().from_address == carol);
+  REQUIRE(b.engine->approve_request(requests.front().id).has_value());
+  REQUIRE(net.run_until([&] { return Network::count_containing(Network::inbox(b, alice), "carol asks") == 1; }));
+}

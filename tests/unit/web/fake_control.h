@@ -130,6 +130,57 @@ class FakeControl : public Control {
 
   std::vector<AccountSummary> accounts() override { return account_list; }
 
+  // The fake export file: binary on purpose (NUL and 0xff bytes), so the API's base64 is tested.
+  static std::string fake_export(const std::string& account, const std::string& passphrase) {
+    return std::string("FAKE\0\xff", 6) + account + "\n" + passphrase;
+  }
+
+  void export_account(std::string account, std::string passphrase, Progress progress,
+                      std::function<void(Result<std::string>)> done) override {
+    auto finish = [this, account, passphrase, progress, done] {
+      if (std::none_of(account_list.begin(), account_list.end(), [&](const auto& a) { return a.address == account; })) {
+        done(std::unexpected("no account " + account + "; see `fcpmail account list`"));
+        return;
+      }
+      progress("collect", "reading the account");
+      progress("encrypt", "encrypting");
+      progress("done", "export file ready");
+      done(fake_export(account, passphrase));
+    };
+    if (io) boost::asio::post(*io, finish);
+    else finish();
+  }
+
+  void import_account(std::string file, std::string passphrase, Progress progress,
+                      std::function<void(Result<AccountSummary>)> done) override {
+    auto finish = [this, file, passphrase, progress, done] {
+      progress("decrypt", "opening the file");
+      const auto newline = file.find('\n');
+      if (!file.starts_with(std::string("FAKE\0\xff", 6)) || newline == std::string::npos) {
+        done(std::unexpected(std::string("this is not an fcpmail account export file")));
+        return;
+      }
+      if (file.substr(newline + 1) != passphrase) {
+        done(std::unexpected(std::string("wrong passphrase for this export file; nothing was imported")));
+        return;
+      }
+      AccountSummary a;
+      a.address = file.substr(6, newline - 6);
+      if (std::any_of(account_list.begin(), account_list.end(), [&](const auto& x) { return x.address == a.address; })) {
+        done(std::unexpected("the account " + a.address + " already exists in this data dir; nothing was imported"));
+        return;
+      }
+      a.nickname = a.address.substr(0, a.address.find('@'));
+      a.state = "ready";
+      a.mailsite_edition = 2;
+      account_list.push_back(a);
+      progress("done", "imported");
+      done(a);
+    };
+    if (io) boost::asio::post(*io, finish);
+    else finish();
+  }
+
   Result<std::vector<Contact>> contacts(std::optional<std::string> account) override {
     std::vector<Contact> out;
     for (const auto& c : contact_list)
