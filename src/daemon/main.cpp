@@ -2,6 +2,7 @@
 // (or the embedded simulated node), the engine, and the IMAP, SMTP and HTTP listeners.
 #include <utility>
 
+#include "auth/login_gate.h"
 #include "crypto/sealed_box.h"
 #include "engine/engine.h"
 #include "engine/fcp_node.h"
@@ -23,6 +24,7 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -134,6 +136,9 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
+// The data dir holds the keys, the mail and the control token: only its owner may enter it. A dir we
+// create is 0700 (umask 077); an existing one that group or others can use is refused, not silently
+// changed, because the files in it may already have been read.
 void check_data_dir(const fs::path& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) {
@@ -142,8 +147,27 @@ void check_data_dir(const fs::path& dir) {
   }
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail(dir.string() + " is not a directory");
-  if (st.st_mode & (S_IROTH | S_IWOTH | S_IXOTH))
-    fail("the data dir " + dir.string() + " is accessible to other users; fix it with: chmod 700 " + dir.string());
+  if (st.st_uid != ::geteuid()) fail("the data dir " + dir.string() + " belongs to another user (uid " + std::to_string(st.st_uid) + ")");
+  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(st.st_mode & 0777));
+    fail(std::string("the data dir ") + dir.string() + " is accessible to other users (mode " + mode +
+         "); fix it with: chmod 700 " + dir.string());
+  }
+}
+
+// Files from older versions or copied in by hand may be group/world-readable; inside a 0700 dir no
+// one else can reach them, but tighten them anyway so that a later chmod of the dir exposes nothing.
+void tighten_files(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    struct stat st {};
+    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+      ::chmod(entry.path().c_str(), st.st_mode & 0700);
+      log_line("made " + entry.path().string() + " private to its owner (it was readable by others)");
+    }
+  }
 }
 
 // DIR/secret.key: 32 random bytes sealing keys and mail at rest (0600; refused if others can read it).
@@ -186,9 +210,12 @@ int main(int argc, char** argv) {
   // Large IMAP replies otherwise stay resident: glibc raises its mmap threshold after the first big
   // free, so buffers above 256 KiB go to mmap and return to the system when freed.
   ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
-  const Options options = parse(argc, argv);
+  // Before any file is made: SQLite creates fcpmail.db, node.db and their -wal/-shm with 0644 less
+  // the umask, so 077 makes them (and the token, control.json, secret.key) 0600.
   ::umask(077);
+  const Options options = parse(argc, argv);
   check_data_dir(options.data_dir);
+  tighten_files(options.data_dir);
   const auto secret = load_or_create_secret(options.data_dir);
   crypto::SealedBox box(secret);
   auto db = store::open_database(options.data_dir / "fcpmail.db");
@@ -255,6 +282,11 @@ int main(int argc, char** argv) {
                                            }},
                         config);
 
+  // One gate for IMAP, SMTP and the web UI, so failed logins count across all three. The engine's
+  // check_login runs on the gate's worker: it reads with fresh statements on the engine's SQLite
+  // connection, which SQLite serialises (threading mode "serialized", Debian's default).
+  auth::LoginGate login_gate(engine);
+
   std::unique_ptr<imap::Server> imap_server;
   std::unique_ptr<smtp::Server> smtp_server;
   std::unique_ptr<web::Server> http_server;
@@ -278,6 +310,7 @@ int main(int argc, char** argv) {
       web::ServerOptions wo;
       wo.token = *token;
       wo.log = log_line;
+      wo.login_gate = &login_gate;
       http_server = std::make_unique<web::Server>(io, http_endpoint, engine, engine, wo);
       endpoints.http = to_text({http_endpoint.address(), http_server->port()});
       log_line("control API and web UI on http://" + endpoints.http + "/");
