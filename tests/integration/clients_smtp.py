@@ -97,9 +97,11 @@ def main():
         assert code == 550 and "not a Freemail address" in msg.decode(), (code, msg)
         code, msg = s.rcpt(bob.upper().replace(".FREEMAIL", ".freemail"))
         assert code == 250, (code, msg)
+        code, msg = s.rcpt(bob[:bob.index("@") + 7])  # a unique prefix of the address
+        assert code == 250 and bob.encode() in msg, (code, msg)
         s.rset()
         s.quit()
-        print("ok: wrong password 535, foreign sender 553, unknown recipient 550 with advice")
+        print("ok: wrong password 535, foreign sender 553, unknown recipient 550 with advice, address prefix 250")
 
         # Each submission is held: the outbox, alice's IMAP Outbox folder, a copy in Sent.
         entries = d.outbox(alice)
