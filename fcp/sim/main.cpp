@@ -21,6 +21,9 @@ constexpr std::string_view kUsage =
     "  --fetch-delay MS     delay before DataFound / GetFailed (default 0)\n"
     "  --dnf-rate P         probability 0..1 that a fetch of present data fails transiently (13 or 28)\n"
     "  --drop-every N       close the connection carrying every Nth FCP message (fault injection)\n"
+    "  --drop-put-every N   take every Nth ClientPut, then close the connection before its reply\n"
+    "  --drop-all-data-every N  cut every Nth AllData off half-way through its payload and close\n"
+    "  --reply-delay MS     send every reply this many milliseconds late (a slow node)\n"
     "  --seed S             seed for keys, connection identifiers and fault decisions (default 1)\n"
     "  --help               this text\n"
     "\n"
@@ -74,6 +77,15 @@ int main(int argc, char** argv) {
     } else if (arg == "--drop-every") {
       if (!parse_number(value, config.drop_every) || config.drop_every < 0)
         return usage_error("--drop-every needs a count");
+    } else if (arg == "--drop-put-every") {
+      if (!parse_number(value, config.drop_put_every) || config.drop_put_every < 0)
+        return usage_error("--drop-put-every needs a count");
+    } else if (arg == "--drop-all-data-every") {
+      if (!parse_number(value, config.drop_all_data_every) || config.drop_all_data_every < 0)
+        return usage_error("--drop-all-data-every needs a count");
+    } else if (arg == "--reply-delay") {
+      if (!parse_number(value, config.reply_delay_ms) || config.reply_delay_ms < 0)
+        return usage_error("--reply-delay needs milliseconds");
     } else if (arg == "--seed") {
       if (!parse_number(value, config.seed)) return usage_error("--seed needs a number");
     } else {

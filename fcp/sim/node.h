@@ -139,6 +139,8 @@ class Node : public std::enable_shared_from_this<Node> {
   std::uint16_t bound_port = 0;
   std::size_t requests_served = 0;
   std::uint64_t messages_seen = 0;
+  std::uint64_t puts_seen = 0;      // ClientPut messages run (for drop_put_every)
+  std::uint64_t all_data_sent = 0;  // AllData messages sent (for drop_all_data_every)
   std::uint64_t next_token = 1;
   std::map<std::uint64_t, std::weak_ptr<Session>> sessions;
   std::map<std::string, std::weak_ptr<Session>> clients;
@@ -177,6 +179,8 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void read();
   void write();
+  // Queues one framed message; with cut_after set, the connection closes after that many bytes of it.
+  void enqueue(std::string framed, std::optional<std::size_t> cut_after);
   void process();
   void handle(NodeHeader header);
   void run(const NodeHeader& header, std::optional<std::string> payload);
@@ -205,6 +209,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool writing_ = false;
   bool closing_ = false;
   bool closed_ = false;
+  bool cut_ = false;  // a message was cut off half-way (fault injection): nothing more is sent
   bool hello_done_ = false;
   bool watch_global_ = false;
   std::string name_;

@@ -99,10 +99,34 @@ void Session::process() {
 }
 
 void Session::send(const fcp::Message& message) {
-  if (closed_) return;
+  if (closed_ || cut_) return;
+  std::optional<std::size_t> cut_after;
+  std::string framed = frame(message);
+  if (message.name == "AllData" && node_->config.drop_all_data_every > 0 &&
+      ++node_->all_data_sent % static_cast<std::uint64_t>(node_->config.drop_all_data_every) == 0)
+    cut_after = framed.size() - (message.payload ? message.payload->size() / 2 : 0);  // half the payload
+  if (node_->config.reply_delay_ms > 0) {  // a slow node: every reply leaves late, in order
+    node_->after(node_->config.reply_delay_ms, [self = shared_from_this(), framed = std::move(framed), cut_after]() mutable {
+      self->enqueue(std::move(framed), cut_after);
+    });
+    return;
+  }
+  enqueue(std::move(framed), cut_after);
+}
+
+void Session::enqueue(std::string framed, std::optional<std::size_t> cut_after) {
+  if (closed_ || cut_) return;
   // fred drops new messages silently when a connection's queue is full.
   if (outbox_.size() >= kMaxQueuedMessages) return;
-  outbox_.push_back(frame(message));
+  if (cut_after) {  // fault injection: the connection goes away in the middle of this message
+    framed.resize(std::min(*cut_after, framed.size()));
+    cut_ = true;
+    outbox_.push_back(std::move(framed));
+    write();
+    close_after_flush();
+    return;
+  }
+  outbox_.push_back(std::move(framed));
   write();
 }
 
@@ -225,6 +249,9 @@ void Session::run(const NodeHeader& h, std::optional<std::string> payload) {
   if (n == "ClientPut") {
     ++node_->requests_served;
     client_put(h, std::move(payload).value_or(std::string()));
+    if (node_->config.drop_put_every > 0 &&
+        ++node_->puts_seen % static_cast<std::uint64_t>(node_->config.drop_put_every) == 0)
+      close_now();  // fault injection: the insert is under way (its data taken) when the connection goes
   } else if (n == "ClientGet") {
     if (auto error = check_get(h)) {
       send(*error);

@@ -20,6 +20,12 @@ struct SimConfig {
   int fetch_delay_ms = 0;                 // before DataFound / GetFailed
   double dnf_rate = 0;                    // probability that a fetch of present data fails (13/28)
   int drop_every = 0;                     // close the connection carrying every Nth message (node-wide)
+  // Fault injection aimed at transfers (node-wide counts): the Nth ClientPut is taken (its data is
+  // stored) and the connection closes before the reply, i.e. in the middle of the insert; every
+  // Nth AllData is cut off half-way through its payload, i.e. in the middle of the fetch.
+  int drop_put_every = 0;
+  int drop_all_data_every = 0;
+  int reply_delay_ms = 0;                 // every message the node sends leaves this much later
   std::uint64_t seed = 1;                 // keys, connection ids, fault decisions
 };
 

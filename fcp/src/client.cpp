@@ -433,6 +433,9 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
   void connection_lost(std::string why) {
     if (state_ == State::stopped) return;
     const bool was_ready = state_ == State::ready;
+    // The node did not accept the TCP connection (it is down or restarting). A connection that was
+    // accepted and then closed during the hello is a drop, not an outage.
+    if (state_ == State::connecting) node_unreachable_ = true;
     close_socket();
     const Failure failure = local_failure(Failure::Kind::connection_lost, std::move(why));
     if (!config_.reconnect) return shut_down(failure, Failure::Kind::connection_lost);
@@ -535,6 +538,8 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     state_ = State::ready;
     backoff_ = config_.reconnect_initial;
     ++stats_.connects;
+    if (node_unreachable_ && stats_.connects > 1) ++stats_.reconnects_after_outage;
+    node_unreachable_ = false;
     NodeInfo info;
     info.node = std::string(m.get_or("Node", ""));
     info.version = std::string(m.get_or("Version", ""));
@@ -678,6 +683,7 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
   std::string outgoing_;
   std::string writing_buffer_;
   bool writing_ = false;
+  bool node_unreachable_ = false;  // a connect attempt failed since the last hello
   State state_ = State::idle;
   std::uint64_t generation_ = 0;
   std::chrono::milliseconds backoff_;

@@ -3,6 +3,7 @@
 
 #include "crypto/sha256.h"
 #include "freemail/address.h"
+#include "freemail/mailpage.h"
 #include "freemail/rsa_key_file.h"
 
 #include <ctime>
@@ -49,7 +50,9 @@ std::string text_or_empty(const SQLite::Column& c) { return c.isNull() ? std::st
 
 Engine::Impl::Impl(Engine& s, EngineDeps d, const EngineConfig& config)
     : self(s), deps(std::move(d)), cfg(config), db(deps.db), node(deps.node), secrets(deps.secrets),
-      timer(deps.io) {}
+      timer(deps.io) {
+  node.set_log([this](const std::string& line) { log(line); });
+}
 
 MillisSinceEpoch Engine::Impl::now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -110,6 +113,10 @@ void Engine::Impl::schedule_pass() {
   const auto t = now();
   if (node.connected() && !connected_since) connected_since = std::chrono::system_clock::now();
   if (!node.connected()) connected_since.reset();
+  if (node.connected() && node.outages() != node_outages_seen && !is_busy("store-check")) {
+    node_outages_seen = node.outages();
+    spawn("store-check", check_own_inserts());
+  }
 
   for (const auto& account : all_accounts()) {
     if (account.mailsite_next_at <= t)
@@ -187,6 +194,48 @@ void Engine::Impl::schedule_pass() {
     u.bind(2, t);
     u.exec();
   }
+}
+
+asio::awaitable<void> Engine::Impl::check_own_inserts() {
+  log("the node is reachable again after an outage; checking that it still has our mailpages");
+  for (const auto& account : all_accounts()) {
+    if (!account.mailsite_published_at) continue;
+    const auto edition = static_cast<std::uint64_t>(std::max<std::int64_t>(1, account.mailsite_edition));
+    auto uri = freemail::mailsite_request_uri(account.request_uri, edition);
+    if (!uri) continue;
+    auto page = co_await node.get(*uri, 64 * 1024, "own mailpage of " + short_address(account.address));
+    if (page) {
+      log("the node still has the mailpage of " + short_address(account.address) + " (edition " + std::to_string(edition) + ")");
+      continue;
+    }
+    if (!page.error().not_found()) {
+      log("cannot check the mailpage of " + short_address(account.address) + ": " + page.error().description);
+      continue;
+    }
+    // Whatever we inserted before may be gone with it: the mailpage, RTSs, messages on channels.
+    // Each is sent again now rather than after its usual resend interval; every re-send is
+    // idempotent (same data to the same key, or the same message id, which the peer deduplicates).
+    const auto t = now();
+    SQLite::Transaction tx(db);
+    SQLite::Statement a(db, "UPDATE account SET mailsite_next_at = ?, wot_announced = 0 WHERE id = ?");
+    a.bind(1, t);
+    a.bind(2, account.id);
+    a.exec();
+    SQLite::Statement d(db, "UPDATE delivery SET state = 'released', next_at = ? WHERE state = 'awaiting_ack' AND "
+                            "outbox_id IN (SELECT id FROM outbox_message WHERE account_id = ?)");
+    d.bind(1, t);
+    d.bind(2, account.id);
+    const int resent = d.exec();
+    SQLite::Statement r(db, "UPDATE channel SET rts_next_at = ? WHERE account_id = ? AND role = 'initiator' AND state = 'awaiting_cts'");
+    r.bind(1, t);
+    r.bind(2, account.id);
+    const int rts = r.exec();
+    tx.commit();
+    warn("the node lost the mailpage of " + short_address(account.address) + " (edition " + std::to_string(edition) +
+         "): its store was emptied. Republishing the mailpage, re-sending " + std::to_string(resent) +
+         " unacknowledged message(s) and " + std::to_string(rts) + " RTS(s)");
+  }
+  schedule_pass();
 }
 
 // ---- rows --------------------------------------------------------------------------------------
@@ -379,6 +428,7 @@ Engine::Engine(EngineDeps deps, EngineConfig config)
 
 Engine::~Engine() {
   stop();
+  impl_->node.set_log({});
   impl_->pool.join();
 }
 

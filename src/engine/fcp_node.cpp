@@ -1,6 +1,8 @@
 #include "engine/fcp_node.h"
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <memory>
@@ -67,35 +69,67 @@ std::string FcpNode::version() const {
 
 std::vector<InFlight> FcpNode::in_flight() const { return {in_flight_.begin(), in_flight_.end()}; }
 
+void FcpNode::note_retry(const asio::any_io_executor& executor, std::string what, int attempt) {
+  if (!log_) return;
+  retried_.push_back(attempt > 1 ? what + " (attempt " + std::to_string(attempt + 1) + ")" : std::move(what));
+  if (report_posted_) return;
+  report_posted_ = true;
+  // Every request the drop took down fails in the same turn of the io loop; report after them.
+  asio::post(executor, [this] { report_retries(); });
+}
+
+void FcpNode::report_retries() {
+  report_posted_ = false;
+  if (retried_.empty() || !log_) return;
+  std::string list;
+  const std::size_t shown = std::min<std::size_t>(retried_.size(), 5);
+  for (std::size_t i = 0; i < shown; ++i) list += (i == 0 ? "" : ", ") + retried_[i];
+  if (retried_.size() > shown) list += " and " + std::to_string(retried_.size() - shown) + " more";
+  log_("the node connection was lost during " + std::to_string(retried_.size()) + " request(s): " + list +
+       "; sending them again, nothing else is repeated");
+  retried_.clear();
+}
+
+namespace {
+// The connection went down before the answer: the request did not finish and may be made again.
+bool lost_with_connection(const fcp::Failure& f) { return f.kind == fcp::Failure::Kind::connection_lost; }
+}  // namespace
+
 asio::awaitable<NodeResult<SskKeypair>> FcpNode::generate_ssk() {
   Tracked guard{*this, track("generate-ssk", "new channel key")};
-  auto start = [this](auto cb) { client_.generate_ssk(std::move(cb)); };
-  auto r = co_await await_callback<fcp::Outcome<fcp::SskKeypair>>(std::move(start));
-  if (!r) co_return std::unexpected(to_node_error(r.error()));
-  co_return SskKeypair{r->insert_uri, r->request_uri};
+  for (int attempt = 1;; ++attempt) {
+    auto start = [this](auto cb) { client_.generate_ssk(std::move(cb)); };
+    auto r = co_await await_callback<fcp::Outcome<fcp::SskKeypair>>(std::move(start));
+    if (r) co_return SskKeypair{r->insert_uri, r->request_uri};
+    if (!lost_with_connection(r.error()) || attempt >= max_attempts) co_return std::unexpected(to_node_error(r.error()));
+    note_retry(co_await asio::this_coro::executor, "the generation of a channel key", attempt);
+  }
 }
 
 asio::awaitable<NodeResult<std::string>> FcpNode::put(std::string uri, std::string data, std::string what) {
-  Tracked guard{*this, track("put", std::move(what))};
-  auto start = [this, uri = std::move(uri), data = std::move(data)](auto cb) mutable {
-    client_.put(std::move(uri), std::move(data), fcp::PutOptions{}, std::move(cb));
-  };
-  auto r = co_await await_callback<fcp::Outcome<fcp::PutResult>>(std::move(start));
-  if (!r) co_return std::unexpected(to_node_error(r.error()));
-  co_return r->uri;
+  Tracked guard{*this, track("put", what)};
+  // The same data to the same key: a repeat of an insert that did finish succeeds again.
+  for (int attempt = 1;; ++attempt) {
+    auto start = [this, &uri, &data](auto cb) mutable { client_.put(uri, data, fcp::PutOptions{}, std::move(cb)); };
+    auto r = co_await await_callback<fcp::Outcome<fcp::PutResult>>(std::move(start));
+    if (r) co_return r->uri;
+    if (!lost_with_connection(r.error()) || attempt >= max_attempts) co_return std::unexpected(to_node_error(r.error()));
+    note_retry(co_await asio::this_coro::executor, "the insert of " + what, attempt);
+  }
 }
 
 asio::awaitable<NodeResult<std::string>> FcpNode::get(std::string uri, std::size_t max_size, std::string what) {
-  Tracked guard{*this, track("get", std::move(what))};
+  Tracked guard{*this, track("get", what)};
   fcp::GetOptions options;
   options.max_size = max_size;
   options.max_retries = 0;  // polling: one attempt per poll, the scheduler decides when to retry
-  auto start = [this, uri = std::move(uri), options](auto cb) mutable {
-    client_.get(std::move(uri), options, std::move(cb));
-  };
-  auto r = co_await await_callback<fcp::Outcome<fcp::GetResult>>(std::move(start));
-  if (!r) co_return std::unexpected(to_node_error(r.error()));
-  co_return std::move(r->data);
+  for (int attempt = 1;; ++attempt) {
+    auto start = [this, &uri, options](auto cb) mutable { client_.get(uri, options, std::move(cb)); };
+    auto r = co_await await_callback<fcp::Outcome<fcp::GetResult>>(std::move(start));
+    if (r) co_return std::move(r->data);
+    if (!lost_with_connection(r.error()) || attempt >= max_attempts) co_return std::unexpected(to_node_error(r.error()));
+    note_retry(co_await asio::this_coro::executor, "the fetch of " + what, attempt);
+  }
 }
 
 asio::awaitable<NodeResult<WotFields>> FcpNode::wot(WotFields params) {
@@ -104,10 +138,16 @@ asio::awaitable<NodeResult<WotFields>> FcpNode::wot(WotFields params) {
   std::vector<std::pair<std::string, std::string>> list(params.begin(), params.end());
   // Message first, as WoT clients do.
   std::stable_partition(list.begin(), list.end(), [](const auto& p) { return p.first == "Message"; });
-  auto start = [this, list = std::move(list)](auto cb) mutable {
-    client_.plugin_message(wot_plugin, std::move(list), std::nullopt, std::move(cb));
-  };
-  auto r = co_await await_callback<fcp::Outcome<fcp::PluginReply>>(std::move(start));
+  // Creating an identity twice would leave a stray one behind; every other message the engine sends
+  // is a query or sets a value, and may be repeated.
+  const bool repeatable = message != "CreateIdentity" && message != "CreateOwnIdentity";
+  fcp::Outcome<fcp::PluginReply> r = std::unexpected(fcp::Failure{});
+  for (int attempt = 1;; ++attempt) {
+    auto start = [this, &list](auto cb) mutable { client_.plugin_message(wot_plugin, list, std::nullopt, std::move(cb)); };
+    r = co_await await_callback<fcp::Outcome<fcp::PluginReply>>(std::move(start));
+    if (r || !repeatable || !lost_with_connection(r.error()) || attempt >= max_attempts) break;
+    note_retry(co_await asio::this_coro::executor, "the WebOfTrust " + message + " request", attempt);
+  }
   if (!r) co_return std::unexpected(to_node_error(r.error()));
   WotFields replies;
   constexpr std::string_view prefix = "Replies.";

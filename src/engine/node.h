@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -76,6 +77,13 @@ class Node {
 
   // For status and queues.
   virtual bool connected() const = 0;
+  // How many times the connection came back after the node had been unreachable (at least one
+  // connect attempt failed in between). A node restart looks like this, and a restarted node may
+  // have lost its store; the engine then checks that its own inserts are still there.
+  virtual std::uint64_t outages() const { return 0; }
+  // Where the adapter reports, in plain sentences, what it did about faults (a step re-sent after
+  // a lost connection). The engine sets it to its log.
+  virtual void set_log(std::function<void(const std::string&)>) {}
   virtual std::string version() const = 0;
   virtual std::uint64_t requests_sent() const = 0;
   virtual std::vector<InFlight> in_flight() const = 0;

@@ -318,49 +318,64 @@ void Engine::Impl::drop_outbox_copy(std::int64_t outbox_id) {
 // ---- dispatch ----------------------------------------------------------------------------------
 
 // Fetches the peer's mailpage (WoT GetIdentity -> identity USK -> mailsite USK -> mailpage) unless
-// we already have it.
+// we already have it. Each step's result is stored as soon as it is known, so an attempt cut short
+// (a lost connection after the FCP client's own re-sends, a DNF) resumes after the last step done
+// instead of starting from scratch.
 asio::awaitable<Result<void>> Engine::Impl::ensure_peer_mailpage(const AccountRow& account, std::int64_t contact_id) {
   auto contact = contact_by_id(contact_id);
   if (!contact) co_return std::unexpected(std::string("contact vanished"));
   if (!contact->rsa_public.empty() && !contact->rtsksk.empty() && !contact->mailsite_uri.empty()) co_return Result<void>{};
+  std::string mailsite = contact->mailsite_uri;
   std::string request_uri = contact->request_uri;
   std::string nickname = contact->nickname;
-  std::int64_t edition = 1;
-  WotFields wot_params_0{{"Message", "GetIdentity"}, {"Identity", contact->identity_id}, {"Truster", account.identity_id}};
-  auto identity = co_await node.wot(std::move(wot_params_0));
-  if (identity) {
-    if (identity->count("RequestURI")) request_uri = (*identity)["RequestURI"];
-    if (identity->count("Nickname")) nickname = (*identity)["Nickname"];
-    WotFields wot_params_1{{"Message", "GetProperty"}, {"Identity", contact->identity_id}, {"Property", "Freemail.mailsite"}};
-    auto property = co_await node.wot(std::move(wot_params_1));
-    if (property && property->count("Property")) {
-      try {
-        edition = std::max<std::int64_t>(1, std::stoll((*property)["Property"]));
-      } catch (...) {
+  if (mailsite.empty()) {
+    std::int64_t edition = 1;
+    WotFields wot_params_0{{"Message", "GetIdentity"}, {"Identity", contact->identity_id}, {"Truster", account.identity_id}};
+    auto identity = co_await node.wot(std::move(wot_params_0));
+    if (identity) {
+      if (identity->count("RequestURI")) request_uri = (*identity)["RequestURI"];
+      if (identity->count("Nickname")) nickname = (*identity)["Nickname"];
+      SQLite::Statement u(db, "UPDATE contact SET request_uri = ?, nickname = ? WHERE id = ?");
+      u.bind(1, request_uri);
+      u.bind(2, nickname);
+      u.bind(3, contact_id);
+      u.exec();
+      WotFields wot_params_1{{"Message", "GetProperty"}, {"Identity", contact->identity_id}, {"Property", "Freemail.mailsite"}};
+      auto property = co_await node.wot(std::move(wot_params_1));
+      if (property && property->count("Property")) {
+        try {
+          edition = std::max<std::int64_t>(1, std::stoll((*property)["Property"]));
+        } catch (...) {
+        }
+      } else if (!property && property.error().kind == NodeError::Kind::disconnected) {
+        co_return std::unexpected("the node connection kept dropping while asking WebOfTrust for the mailsite of " +
+                                  contact->address + "; the identity is kept, the lookup continues from there");
       }
+    } else if (request_uri.empty()) {
+      co_return std::unexpected(contact->address + " is not known to your WebOfTrust (" + identity.error().description +
+                                "); add them with `fcpmail contacts add <identity request URI>`");
     }
-  } else if (request_uri.empty()) {
-    co_return std::unexpected(contact->address + " is not known to your WebOfTrust (" + identity.error().description +
-                              "); add them with `fcpmail contacts add <identity request URI>`");
+    auto uri = freemail::mailsite_request_uri(request_uri, static_cast<std::uint64_t>(edition));
+    if (!uri) co_return std::unexpected("unusable identity URI for " + contact->address + ": " + uri.error());
+    mailsite = *uri;
+    SQLite::Statement u(db, "UPDATE contact SET mailsite_uri = ? WHERE id = ?");
+    u.bind(1, mailsite);
+    u.bind(2, contact_id);
+    u.exec();
   }
-  auto mailsite = freemail::mailsite_request_uri(request_uri, static_cast<std::uint64_t>(edition));
-  if (!mailsite) co_return std::unexpected("unusable identity URI for " + contact->address + ": " + mailsite.error());
-  auto page_bytes = co_await node.get(*mailsite, 64 * 1024, "mailpage of " + short_address(contact->address));
+  auto page_bytes = co_await node.get(mailsite, 64 * 1024, "mailpage of " + short_address(contact->address));
   if (!page_bytes) co_return std::unexpected("cannot fetch the mailpage of " + contact->address + ": " + page_bytes.error().description);
   auto page = freemail::read_mailpage(*page_bytes);
   if (!page) co_return std::unexpected("the mailpage of " + contact->address + " is unusable: " + page.error());
   if (!page->rtsksk) co_return std::unexpected("the mailpage of " + contact->address + " has no rtsksk");
   auto public_text = freemail::write_mailpage(*page);
   if (!public_text) co_return std::unexpected(public_text.error());
-  SQLite::Statement u(db, "UPDATE contact SET request_uri = ?, mailsite_uri = ?, rsa_public = ?, rtsksk = ?, nickname = ? WHERE id = ?");
-  u.bind(1, request_uri);
-  u.bind(2, *mailsite);
-  u.bind(3, *public_text);
-  u.bind(4, *page->rtsksk);
-  u.bind(5, nickname);
-  u.bind(6, contact_id);
+  SQLite::Statement u(db, "UPDATE contact SET rsa_public = ?, rtsksk = ? WHERE id = ?");
+  u.bind(1, *public_text);
+  u.bind(2, *page->rtsksk);
+  u.bind(3, contact_id);
   u.exec();
-  log("mailpage of " + short_address(contact->address) + " fetched from " + *mailsite);
+  log("mailpage of " + short_address(contact->address) + " fetched from " + mailsite);
   co_return Result<void>{};
 }
 

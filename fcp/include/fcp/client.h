@@ -163,6 +163,9 @@ struct ClientStats {
   std::uint64_t messages_sent = 0;
   std::uint64_t messages_received = 0;
   std::uint64_t connects = 0;  // successful hellos
+  // Successful hellos that came after at least one failed connect attempt: the node had been
+  // unreachable (restarted, or its port closed), not just this connection dropped.
+  std::uint64_t reconnects_after_outage = 0;
 };
 
 class Client {

@@ -1,0 +1,40 @@
+#!/usr/bin/env python3
+"""Node faults, transfers: fcpmaild on a separate fcpmail-sim (TCP) that takes every 7th ClientPut and
+closes the connection before answering (mid-insert), and cuts every 3rd AllData off half-way through
+its payload (mid-fetch). Mail both ways between two accounts still arrives exactly once (checked by
+Message-ID in the IMAP INBOX), and the daemon says in its log which request it sent again."""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_faults_support"))
+from harness import Harness  # noqa: E402
+
+h = Harness("transfer", scale="0.0002")
+try:
+    h.start_sim()
+    h.start_daemon()
+    h.create_accounts()
+    # The same store, now misbehaving.
+    h.kill_sim()
+    h.start_sim("--drop-put-every", 7, "--drop-all-data-every", 3)
+    mark = len(h.log_text())
+    n = 5
+    for i in range(n):
+        h.send("alice", "bob", i)
+        h.send("bob", "alice", i)
+    took = h.wait_delivered(100)
+    total = h.check_exactly_once()
+    log = h.log_text()[mark:]
+    drops = log.count("node connection lost")
+    resent = [line for line in log.splitlines() if "sending them again" in line]
+    mid_insert = sum(line.count("the insert of") for line in resent)
+    mid_fetch = sum(line.count("the fetch of") for line in resent)
+    if mid_insert < 1:
+        h.fail("no insert was cut off by the node: the mid-insert fault was not exercised")
+    if mid_fetch < 1:
+        h.fail("no fetch was cut off by the node: the mid-fetch fault was not exercised")
+    print(f"ok: {2 * n} messages sent, {total} in the INBOXes, each exactly once; {drops} dropped connections "
+          f"(reported: {mid_insert} inserts and {mid_fetch} fetches sent again); all delivered {took:.1f}s after the first send")
+finally:
+    h.stop()
