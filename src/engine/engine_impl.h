@@ -75,6 +75,9 @@ struct Engine::Impl {
   bool wot_seen = false;              // WebOfTrust has answered at least once
   std::map<std::string, std::uint64_t> requests_by_purpose;
   std::uint64_t node_outages_seen = 0;  // Node::outages() when the last store check started
+  // A small document only this process inserted (KSK@fcpmail-canary-<random>), "" until inserted:
+  // if the node cannot find it after an outage, it lost what we inserted before.
+  std::string store_canary;
 
   // ---- basics ----
   static MillisSinceEpoch now();
@@ -92,6 +95,7 @@ struct Engine::Impl {
   // After the node was unreachable: are our own inserts still there? A node that lost its store
   // gets the mailpage republished and unacknowledged mail and RTSs sent again at once.
   boost::asio::awaitable<void> check_own_inserts();
+  boost::asio::awaitable<void> insert_store_canary();
   void schedule_pass();
   void arm_timer();
 
