@@ -279,6 +279,10 @@ def idle_check(d):
     idle.command(b"a", b'LOGIN "%s" "%s"' % (d.address["bob"].encode(), PASSWORD["bob"].encode()))
     selected = idle.command(b"b", b"SELECT INBOX")
     exists = int(next(re.match(rb"\* (\d+) EXISTS", l).group(1) for l in selected if re.match(rb"\* \d+ EXISTS", l)))
+    # A session that only polls with NOOP (as Apple Mail does) must hear of new mail in its reply.
+    nooper = RawImap(d.imap_port)
+    nooper.command(b"a", b'LOGIN "%s" "%s"' % (d.address["bob"].encode(), PASSWORD["bob"].encode()))
+    nooper.command(b"b", b"SELECT INBOX")
     idle.s.sendall(b"c IDLE\r\n")
     assert idle.readline().startswith(b"+"), "no IDLE continuation"
 
@@ -315,11 +319,13 @@ def idle_check(d):
         pass
     fetched = idle.command(b"d", b"FETCH %d (BODY.PEEK[TEXT])" % int(m.group(1)))
     assert any(b"body idle " + TAG.encode() in l for l in fetched), fetched
+    noop = nooper.command(b"n", b"NOOP")
+    assert b"* %d EXISTS" % (exists + 1) in noop, ("NOOP did not report the new message", noop)
     assert "t" in stored_at, "the polling session never saw the message"
     delay = noticed_at - stored_at["t"]
     # Both observers see the same commit; IDLE must not lag behind a 20 ms poll by more than a moment.
     assert delay < 0.5, "IDLE reported the new message %.3f s after a STATUS poll saw it" % delay
-    print("ok: IDLE reported the new message")
+    print("ok: IDLE reported the new message; NOOP in another selected session reported it too")
     print("figure: IDLE notice came %+.0f ms relative to the first STATUS poll (20 ms period) that saw the stored "
           "message; submission to IDLE notice %.2f s" % (delay * 1000, noticed_at - submitted_at))
 
