@@ -1,0 +1,44 @@
+#include "engine/password_login.h"
+
+#include "crypto/sealed_box.h"
+
+#include <SQLiteCpp/Statement.h>
+
+#include <cctype>
+
+namespace fcpmail::engine {
+
+std::expected<std::unique_ptr<PasswordLogin>, std::string> PasswordLogin::open(const std::filesystem::path& database_file) {
+  try {
+    auto db = std::make_unique<SQLite::Database>(database_file.string(), SQLite::OPEN_READONLY);
+    db->setBusyTimeout(5000);
+    return std::make_unique<PasswordLogin>(std::move(db));
+  } catch (const std::exception& e) {
+    return std::unexpected("cannot open " + database_file.string() + " for logins: " + e.what());
+  }
+}
+
+std::optional<std::string> PasswordLogin::check_login(const std::string& user, const std::string& password) {
+  // Addresses are stored canonical (lower case); identity ids are case-sensitive Freenet base64.
+  std::string lowered(user);
+  for (auto& ch : lowered) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  std::string address, stored_hash;
+  {
+    std::lock_guard lock(mutex_);
+    try {
+      SQLite::Statement q(*db_, "SELECT address, password_hash FROM account WHERE address = ? OR identity_id = ?");
+      q.bind(1, lowered);
+      q.bind(2, user);
+      if (!q.executeStep()) return std::nullopt;
+      address = q.getColumn(0).getString();
+      stored_hash = q.getColumn(1).getString();
+    } catch (const std::exception&) {
+      return std::nullopt;  // a busy or damaged database refuses the login; it never lets one through
+    }
+  }
+  // The slow part runs outside the lock so that concurrent checks only wait for the lookup.
+  if (!crypto::verify_password(password, stored_hash)) return std::nullopt;
+  return address;
+}
+
+}  // namespace fcpmail::engine
