@@ -331,6 +331,7 @@ void MailboxStore::update_index(std::int64_t folder_id, F&& apply) {
   auto it = index_.find(folder_id);
   if (it == index_.end()) return;
   if (!committed()) return forget_index(folder_id);
+  it->second.unseen.reset();  // recounted when next asked for
   apply(it->second);
 }
 
@@ -405,11 +406,25 @@ MailboxResult<MailboxStore::Folder> MailboxStore::find_folder(const std::string&
                                                               const std::string& folder) {
   auto name = normalize_name(folder);
   if (!name) return std::unexpected(MailboxError::no_such_folder);
-  SQLite::Statement q(db_,
-                      "SELECT id, uidvalidity, uidnext, recent_uid, special, noselect FROM mbx_folder"
-                      " WHERE account = ? AND name = ?");
+  // Prepared once: every command of every session looks its folder up here.
+  if (!find_statement_)
+    find_statement_ = std::make_unique<SQLite::Statement>(
+        db_, "SELECT id, uidvalidity, uidnext, recent_uid, special, noselect FROM mbx_folder"
+             " WHERE account = ? AND name = ?");
+  SQLite::Statement& q = *find_statement_;
+  q.reset();
   q.bind(1, account);
   q.bind(2, *name);
+  struct ResetAfter {
+    SQLite::Statement& q;
+    ~ResetAfter() {
+      try {
+        q.reset();
+      } catch (...) {
+        // A statement that failed stays failed; the next use resets it again.
+      }
+    }
+  } reset_after{q};
   if (!q.executeStep()) {
     SQLite::Statement any(db_, "SELECT 1 FROM mbx_folder WHERE account = ? LIMIT 1");
     any.bind(1, account);
@@ -645,9 +660,13 @@ MailboxResult<FolderStatus> MailboxStore::folder_status(const std::string& accou
     s.uidnext = f->uidnext;
     s.recent_from_uid = f->recent_uid;
     if (auto it = index_.find(f->id); it != index_.end() && committed()) {
-      s.messages = static_cast<std::uint32_t>(it->second.messages.size());
-      s.unseen = static_cast<std::uint32_t>(std::count_if(it->second.messages.begin(), it->second.messages.end(),
-                                                          [](const Indexed& m) { return !(m.info.flags.system & flag_seen); }));
+      auto& ix = it->second;
+      s.messages = static_cast<std::uint32_t>(ix.messages.size());
+      if (!ix.unseen)
+        ix.unseen = static_cast<std::uint32_t>(std::count_if(ix.messages.begin(), ix.messages.end(), [](const Indexed& m) {
+          return !(m.info.flags.system & flag_seen);
+        }));
+      s.unseen = *ix.unseen;
       return s;
     }
     SQLite::Statement q(db_,

@@ -24,6 +24,7 @@
 #include "fcpmail/mailbox.h"
 
 #include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
 
 #include <map>
 #include <memory>
@@ -115,6 +116,7 @@ class MailboxStore final : public Mailbox {
   struct FolderIndex {
     std::string account;
     std::vector<Indexed> messages;   // ascending UID
+    std::optional<std::uint32_t> unseen;  // counted on demand, reset by every change
   };
 
   MailboxResult<Folder> find_folder(const std::string& account, const std::string& folder);
@@ -148,6 +150,7 @@ class MailboxStore final : public Mailbox {
   mutable std::mutex mutex_;
   std::map<std::string, crypto::SealedBox> boxes_;
   std::unordered_map<std::int64_t, FolderIndex> index_;   // by folder id
+  std::unique_ptr<SQLite::Statement> find_statement_;
   std::size_t meta_limit_ = default_meta_cache_bytes;
   std::size_t meta_bytes_ = 0;
   std::mutex listeners_mutex_;

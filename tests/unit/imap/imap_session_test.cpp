@@ -314,3 +314,131 @@ TEST_CASE("random command soup never breaks a session or the store (a small buil
   REQUIRE(list);
   for (auto& m : *list) CHECK(m.uid < st->uidnext);
 }
+
+// ---- logins checked elsewhere (async_login: the server's login gate) ------------------------
+
+namespace {
+
+struct AsyncClient {
+  Session s;
+  explicit AsyncClient(World& w, SessionOptions o = {}) : s(w.store, w.login, with_async(o)) {}
+  static SessionOptions with_async(SessionOptions o) {
+    o.async_login = true;
+    return o;
+  }
+  std::string send(const std::string& line) { return s.receive(line + "\r\n"); }
+};
+
+// A LoginCheck that must not be called: the verdict comes from outside.
+class NeverLogin final : public LoginCheck {
+ public:
+  int calls = 0;
+  std::optional<std::string> check_login(const std::string&, const std::string&) override {
+    ++calls;
+    return std::nullopt;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("async login: LOGIN waits for the verdict; pipelined commands are answered after it, in order") {
+  World w;
+  NeverLogin never;
+  SessionOptions o;
+  o.async_login = true;
+  Session s(w.store, never, o);
+  // LOGIN and a pipelined SELECT in one read.
+  auto out = s.receive("a LOGIN alice@test.freemail secret\r\nb SELECT INBOX\r\n");
+  CHECK(out.empty());
+  CHECK(s.login_pending());
+  CHECK(never.calls == 0);
+  // More input while pending is kept, not answered.
+  CHECK(s.receive("c NOOP\r\n").empty());
+  auto req = s.take_login_request();
+  REQUIRE(req);
+  CHECK(req->user == alice);
+  CHECK(req->password == "secret");
+  CHECK_FALSE(s.take_login_request());  // handed out once
+  out = s.login_finished(alice);
+  CHECK_FALSE(s.login_pending());
+  auto a = out.find("a OK");
+  auto b = out.find("b OK [READ-WRITE]");
+  auto c = out.find("c OK");
+  REQUIRE(a != std::string::npos);
+  REQUIRE(b != std::string::npos);
+  REQUIRE(c != std::string::npos);
+  CHECK(a < b);
+  CHECK(b < c);
+  CHECK(has(out, "* 3 EXISTS"));
+  CHECK(s.state() == Session::State::selected);
+}
+
+TEST_CASE("async login: a refused verdict answers NO and the session can try again") {
+  World w;
+  AsyncClient c(w);
+  CHECK(c.send("a LOGIN alice@test.freemail wrong").empty());
+  REQUIRE(c.s.take_login_request());
+  auto out = c.s.login_finished(std::nullopt);
+  CHECK(has(out, "a NO [AUTHENTICATIONFAILED]"));
+  CHECK(c.s.state() == Session::State::not_authenticated);
+  CHECK(has(c.send("b SELECT INBOX"), "b BAD"));
+  CHECK(c.send("c LOGIN alice@test.freemail secret").empty());
+  REQUIRE(c.s.take_login_request());
+  CHECK(has(c.s.login_finished(alice), "c OK"));
+  CHECK(c.s.state() == Session::State::authenticated);
+}
+
+TEST_CASE("async login: AUTHENTICATE PLAIN (continuation and SASL-IR) is pending too; authzid must be the user") {
+  World w;
+  AsyncClient c(w);
+  // "\0alice@test.freemail\0secret"
+  std::string ir = "AGFsaWNlQHRlc3QuZnJlZW1haWwAc2VjcmV0";
+  CHECK(c.send("a AUTHENTICATE PLAIN").starts_with("+ "));
+  CHECK(c.send(ir).empty());
+  auto req = c.s.take_login_request();
+  REQUIRE(req);
+  CHECK(req->user == alice);
+  CHECK(has(c.s.login_finished(alice), "a OK"));
+
+  AsyncClient d(w);
+  // "bob@x\0alice@test.freemail\0secret": authorising as someone else is refused even with the right password.
+  CHECK(d.send("b AUTHENTICATE PLAIN Ym9iQHgAYWxpY2VAdGVzdC5mcmVlbWFpbABzZWNyZXQ=").empty());
+  REQUIRE(d.s.take_login_request());
+  CHECK(has(d.s.login_finished(alice), "b NO [AUTHENTICATIONFAILED]"));
+  CHECK(d.s.state() == Session::State::not_authenticated);
+}
+
+TEST_CASE("async login: input piling up while the login is pending closes the session") {
+  World w;
+  SessionOptions o;
+  o.max_buffered_while_pending = 1000;
+  AsyncClient c(w, o);
+  CHECK(c.send("a LOGIN alice@test.freemail secret").empty());
+  std::string junk;
+  for (int i = 0; i < 100; ++i) junk += "x NOOP\r\n";
+  CHECK(c.s.receive(junk).empty());
+  auto out = c.s.receive(junk);
+  CHECK(has(out, "* BYE"));
+  CHECK(c.s.closed());
+}
+
+TEST_CASE("before login only small literals are taken; after login large ones are") {
+  World w;
+  SessionOptions o;
+  o.max_literal_unauthenticated = 1024;
+  Session s(w.store, w.login, o);
+  auto out = s.receive("a LOGIN {5000}\r\n");
+  CHECK(has(out, "a BAD literal too large"));
+  CHECK_FALSE(s.closed());
+  // A non-synchronising literal already on its way cannot be refused politely: the session ends.
+  Session t(w.store, w.login, o);
+  out = t.receive("b LOGIN {5000+}\r\n");
+  CHECK(has(out, "* BYE"));
+  CHECK(t.closed());
+  // Logged in, a 5000-byte APPEND goes through.
+  CHECK(has(s.receive("c LOGIN alice@test.freemail secret\r\n"), "c OK"));
+  std::string m = msg(9) + std::string(5000 - msg(9).size(), 'x');
+  out = s.receive("d APPEND INBOX {" + std::to_string(m.size()) + "}\r\n");
+  CHECK(has(out, "+ "));
+  CHECK(has(s.receive(m + "\r\n"), "d OK [APPENDUID"));
+}
