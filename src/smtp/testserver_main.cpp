@@ -61,6 +61,7 @@ class FakeSubmission : public fcpmail::Submission {
   int next_id_ = 0;
 };
 
+// Thread-safe (immutable after construction): the login gate calls it on its worker thread.
 class FakeLogin : public fcpmail::LoginCheck {
  public:
   FakeLogin(std::string user, std::string password) : user_(std::move(user)), password_(std::move(password)) {}
@@ -126,9 +127,11 @@ int main(int argc, char** argv) {
       return {};
     };
     boost::asio::io_context io;
+    // Passwords go through a LoginGate, as in the daemon: checked off the I/O thread, throttled.
+    fcpmail::auth::LoginGate gate(login);
     const boost::asio::ip::tcp::endpoint endpoint(boost::asio::ip::make_address(listen.substr(0, colon)),
                                                   static_cast<unsigned short>(std::stoi(listen.substr(colon + 1))));
-    fcpmail::smtp::Server server(io, endpoint, submission, login, fcpmail::smtp::SentCopy(sent), options,
+    fcpmail::smtp::Server server(io, endpoint, submission, gate, fcpmail::smtp::SentCopy(sent), options,
                                  [](std::string_view line) { std::cerr << line << '\n'; });
     if (!port_file.empty()) {
       std::ofstream(port_file + ".tmp") << server.port() << '\n';
