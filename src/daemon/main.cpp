@@ -294,12 +294,15 @@ int main(int argc, char** argv) {
   endpoints.pid = static_cast<long>(::getpid());
   try {
     if (!options.no_imap) {
-      imap_server = std::make_unique<imap::Server>(io, imap_endpoint, mailbox, engine);
+      imap::ServerOptions imap_options;
+      imap_options.login_gate = &login_gate;
+      imap_server = std::make_unique<imap::Server>(io, imap_endpoint, mailbox, engine, imap_options);
       endpoints.imap = to_text({imap_endpoint.address(), imap_server->port()});
       log_line("IMAP listening on " + endpoints.imap);
     }
     if (!options.no_smtp) {
-      smtp_server = std::make_unique<smtp::Server>(io, smtp_endpoint, engine, engine, &mailbox, smtp::Options{},
+      smtp_server = std::make_unique<smtp::Server>(io, smtp_endpoint, engine, login_gate, smtp::sent_copy_to(mailbox),
+                                                   smtp::Options{},
                                                    [](std::string_view line) { log_line(line); });
       endpoints.smtp = to_text({smtp_endpoint.address(), smtp_server->port()});
       log_line("SMTP listening on " + endpoints.smtp);
