@@ -3,7 +3,6 @@
 
 #include "crypto/sha256.h"
 #include "freemail/address.h"
-#include "freemail/mailpage.h"
 #include "freemail/rsa_key_file.h"
 
 #include <ctime>
@@ -117,6 +116,8 @@ void Engine::Impl::schedule_pass() {
     node_outages_seen = node.outages();
     spawn("store-check", check_own_inserts());
   }
+  if (node.connected() && store_canary.empty() && !is_busy("store-check") && !is_busy("store-canary"))
+    spawn("store-canary", insert_store_canary());
 
   for (const auto& account : all_accounts()) {
     if (account.mailsite_next_at <= t)
@@ -196,26 +197,32 @@ void Engine::Impl::schedule_pass() {
   }
 }
 
+asio::awaitable<void> Engine::Impl::insert_store_canary() {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string key = "KSK@fcpmail-canary-";
+  for (int i = 0; i < 32; ++i) key += hex[rng() % 16];
+  auto r = co_await node.put(key, "fcpmail store canary\n", "store canary");
+  if (r) store_canary = key;  // otherwise the next pass tries again
+}
+
 asio::awaitable<void> Engine::Impl::check_own_inserts() {
-  log("the node is reachable again after an outage; checking that it still has our mailpages");
+  if (store_canary.empty()) co_return;  // nothing inserted yet that could have been lost
+  log("the node is reachable again after an outage; checking that it still has what we inserted before");
+  auto found = co_await node.get(store_canary, 1024, "store canary");
+  if (found) {
+    log("the node still has what we inserted before the outage; nothing to re-send");
+    co_return;
+  }
+  if (!found.error().not_found()) {
+    log("cannot check the node's store after the outage (" + found.error().description + "); the usual resends cover it");
+    co_return;
+  }
+  store_canary.clear();  // a new one is inserted on the next pass
+  // Whatever we inserted before may be gone: mailpages, RTSs, messages on channels. Each is sent
+  // again now rather than after its usual resend interval; every re-send is idempotent (same data
+  // to the same key, or the same message id, which the peer deduplicates).
+  const auto t = now();
   for (const auto& account : all_accounts()) {
-    if (!account.mailsite_published_at) continue;
-    const auto edition = static_cast<std::uint64_t>(std::max<std::int64_t>(1, account.mailsite_edition));
-    auto uri = freemail::mailsite_request_uri(account.request_uri, edition);
-    if (!uri) continue;
-    auto page = co_await node.get(*uri, 64 * 1024, "own mailpage of " + short_address(account.address));
-    if (page) {
-      log("the node still has the mailpage of " + short_address(account.address) + " (edition " + std::to_string(edition) + ")");
-      continue;
-    }
-    if (!page.error().not_found()) {
-      log("cannot check the mailpage of " + short_address(account.address) + ": " + page.error().description);
-      continue;
-    }
-    // Whatever we inserted before may be gone with it: the mailpage, RTSs, messages on channels.
-    // Each is sent again now rather than after its usual resend interval; every re-send is
-    // idempotent (same data to the same key, or the same message id, which the peer deduplicates).
-    const auto t = now();
     SQLite::Transaction tx(db);
     SQLite::Statement a(db, "UPDATE account SET mailsite_next_at = ?, wot_announced = 0 WHERE id = ?");
     a.bind(1, t);
@@ -231,9 +238,8 @@ asio::awaitable<void> Engine::Impl::check_own_inserts() {
     r.bind(2, account.id);
     const int rts = r.exec();
     tx.commit();
-    warn("the node lost the mailpage of " + short_address(account.address) + " (edition " + std::to_string(edition) +
-         "): its store was emptied. Republishing the mailpage, re-sending " + std::to_string(resent) +
-         " unacknowledged message(s) and " + std::to_string(rts) + " RTS(s)");
+    warn("the node lost its store during the outage: republishing the mailpage of " + short_address(account.address) +
+         ", re-sending " + std::to_string(resent) + " unacknowledged message(s) and " + std::to_string(rts) + " RTS(s)");
   }
   schedule_pass();
 }
