@@ -405,3 +405,46 @@ TEST_CASE("engine: an unfinished send and a pending request move with the accoun
   REQUIRE(b.engine->approve_request(requests.front().id).has_value());
   REQUIRE(net.run_until([&] { return Network::count_containing(Network::inbox(b, alice), "carol asks") == 1; }));
 }
+
+TEST_CASE("engine: a file with foreign or inconsistent content is refused and nothing is imported") {
+  Network net;
+  Daemon& a = net.daemon(1);
+  const auto alice = net.create(a, "alice");
+  const auto bob = net.create(a, "bob");
+  REQUIRE(a.engine->add_contact(alice, bob, "bob").has_value());
+  auto file = net.export_account(a, alice, "a passphrase");
+  REQUIRE(file.has_value());
+  const json content = decode_account_archive(*file, "a passphrase").value();
+  CHECK(content["format"] == "fcpmail-account");
+  CHECK(content["contacts"].size() == 1);
+  a.engine->stop();
+  Daemon& b = net.daemon_on_other_machine(2);
+  auto import_changed = [&](const std::function<void(json&)>& change) {
+    json changed = content;
+    change(changed);
+    return net.import_account(b, encode_account_archive(changed, "pw", cheap), "pw");
+  };
+
+  auto other = import_changed([](json& c) { c["format"] = "something-else"; });
+  CHECK(other.error().find("does not hold an fcpmail account") != std::string::npos);
+  auto newer = import_changed([](json& c) { c["content_version"] = 99; });
+  CHECK(newer.error().find("version 99") != std::string::npos);
+  auto foreign_address = import_changed([&](json& c) { c["account"]["address"] = bob; });
+  CHECK(foreign_address.error().find("does not belong to its identity") != std::string::npos);
+  auto no_key = import_changed([](json& c) { c["account"]["rsa_private"] = "not a key"; });
+  CHECK(no_key.error().find("RSA key") != std::string::npos);
+  CHECK(net.other_machine.restores == 0);  // none of these reached the node
+  // A row that points nowhere fails inside the one transaction: the account row is rolled back.
+  auto dangling = import_changed([](json& c) {
+    c["seen_messages"] = json::array({json{{"contact_id", 999999}, {"message_id", 1}, {"received_at", 1}}});
+  });
+  REQUIRE_FALSE(dangling.has_value());
+  CHECK(dangling.error().find("nothing was imported") != std::string::npos);
+  CHECK(b.engine->accounts().empty());
+  SQLite::Statement rows(*b.db, "SELECT (SELECT COUNT(*) FROM account) + (SELECT COUNT(*) FROM contact)");
+  REQUIRE(rows.executeStep());
+  CHECK(rows.getColumn(0).getInt() == 0);
+  // The unchanged content still imports.
+  CHECK(import_changed([](json&) {}).has_value());
+  CHECK(b.engine->contacts(alice).value().size() == 1);
+}
