@@ -18,6 +18,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <fcntl.h>
@@ -193,6 +194,18 @@ crypto::Key256 load_or_create_secret(const fs::path& dir) {
   return key;
 }
 
+// Every IMAP, SMTP and HTTP connection is a descriptor; the usual soft limit of 1024 would run out
+// before the listeners' own caps (512 + 64 + 64 plus the node and the databases) refuse anyone.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = limit.rlim_max == RLIM_INFINITY ? 65536 : std::min<rlim_t>(limit.rlim_max, 65536);
+  if (limit.rlim_cur < wanted) {
+    limit.rlim_cur = wanted;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 asio::ip::tcp::endpoint endpoint_of(const std::string& text, const char* what) {
   auto hp = web::split_host_port(text);
   if (!hp) fail(std::string(what) + ": " + hp.error(), 2);
@@ -216,6 +229,7 @@ int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
   check_data_dir(options.data_dir);
   tighten_files(options.data_dir);
+  raise_descriptor_limit();
   const auto secret = load_or_create_secret(options.data_dir);
   crypto::SealedBox box(secret);
   auto db = store::open_database(options.data_dir / "fcpmail.db");

@@ -3,6 +3,7 @@
 #include <list>
 #include <variant>
 
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -24,8 +25,9 @@ class Connection;
 
 struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
   Shared(asio::io_context& io, engine::Control& control, auth::LoginGate& g, ServerOptions o)
-      : acceptor(io), api(control), ui(api, o.ui), gate(g), options(std::move(o)) {}
+      : acceptor(io), accept_retry(io), api(control), ui(api, o.ui), gate(g), options(std::move(o)) {}
   tcp::acceptor acceptor;
+  asio::steady_timer accept_retry;  // after a failed accept (out of file descriptors)
   ControlApi api;
   WebUi ui;
   auth::LoginGate& gate;
@@ -213,7 +215,16 @@ std::variant<Server::Shared::Response, Server::Shared::PendingLogin> Server::Sha
 void Server::Shared::accept() {
   acceptor.async_accept([self = shared_from_this()](error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || self->stopped) return;
-    if (!ec) {
+    if (ec) {
+      // Out of file descriptors or similar: accepting again at once would spin; wait a little.
+      self->log("http: accept failed (" + ec.message() + "); retrying in 100 ms");
+      self->accept_retry.expires_after(std::chrono::milliseconds(100));
+      self->accept_retry.async_wait([self](error_code e) {
+        if (!e && !self->stopped) self->accept();
+      });
+      return;
+    }
+    {
       self->forget_closed();
       if (self->connections.size() >= self->options.max_connections) {
         error_code ignored;
@@ -251,6 +262,7 @@ void Server::stop() {
   shared_->stopped = true;
   error_code ignored;
   shared_->acceptor.close(ignored);
+  shared_->accept_retry.cancel();
   for (auto& weak : shared_->connections) {
     if (auto connection = weak.lock()) connection->close();
   }
