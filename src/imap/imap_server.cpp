@@ -35,25 +35,20 @@ class LoginRunner {
 #ifdef FCPMAIL_IMAP_LOGIN_GATE
 class GateRunner final : public LoginRunner {
  public:
-  GateRunner(LoginCheck& check, auth::LoginGate* shared) {
-    if (shared) gate_ = shared;
-    else {
-      own_ = std::make_unique<auth::LoginGate>(check);
-      gate_ = own_.get();
-    }
-  }
+  explicit GateRunner(auth::LoginGate& gate) : gate_(gate) {}
   void check(LoginRequest request, std::string peer, asio::any_io_executor executor, Done done) override {
-    gate_->check(std::move(request.user), std::move(request.password), std::move(peer), std::move(executor),
-                 [done = std::move(done)](auth::LoginVerdict v) { done(std::move(v.account)); });
+    gate_.check(std::move(request.user), std::move(request.password), std::move(peer), std::move(executor),
+                [done = std::move(done)](auth::LoginVerdict v) { done(std::move(v.account)); });
   }
 
  private:
-  std::unique_ptr<auth::LoginGate> own_;
-  auth::LoginGate* gate_ = nullptr;
+  auth::LoginGate& gate_;
 };
 #endif
 
-// Without the gate (a build without src/auth): the check runs where it is asked for.
+// Without a gate: the check runs on the I/O thread, where it is asked for. The LoginCheck given
+// may not be safe on another thread (the engine's reads its own database connection), so the
+// server never moves it to one by itself; give it a LoginGate over a thread-safe check instead.
 class DirectRunner final : public LoginRunner {
  public:
   explicit DirectRunner(LoginCheck& check) : check_(check) {}
@@ -212,10 +207,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 std::shared_ptr<LoginRunner> make_runner(LoginCheck& check, [[maybe_unused]] auth::LoginGate* gate) {
 #ifdef FCPMAIL_IMAP_LOGIN_GATE
-  return std::make_shared<GateRunner>(check, gate);
-#else
-  return std::make_shared<DirectRunner>(check);
+  if (gate) return std::make_shared<GateRunner>(*gate);
 #endif
+  return std::make_shared<DirectRunner>(check);
 }
 
 }  // namespace
@@ -275,7 +269,7 @@ Server::Server(asio::io_context& io, const tcp::endpoint& endpoint, Mailbox& mai
 
 Server::~Server() {
   stop();
-  // The gate (joined here) drops the verdicts still due; the connections are closing anyway.
+  // Connections still waiting for a verdict find no runner and close.
   impl_->runner.reset();
 }
 

@@ -15,10 +15,11 @@
 // `max_connections` are served at once: further ones get `* BYE too many connections` and are
 // closed at once.
 //
-// LOGIN and AUTHENTICATE never run on the I/O thread: the session's pending login goes through the
-// login gate (src/auth/login_gate.h: the password check on the gate's worker, a growing delay after
-// failures, lock-out), and its verdict comes back to the connection's strand. While a login is
-// pending the connection reads nothing more (the client waits for its answer anyway).
+// LOGIN and AUTHENTICATE end in a pending login that goes through the login gate given in the
+// options (src/auth/login_gate.h: the password check on the gate's worker, a growing delay after
+// failures, lock-out) and whose verdict comes back to the connection's strand; other sessions are
+// served meanwhile. While a login is pending the connection reads nothing more (the client waits
+// for its answer anyway).
 #pragma once
 #include "fcpmail/login.h"
 #include "fcpmail/mailbox.h"
@@ -41,8 +42,9 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{31 * 60};
   std::chrono::seconds login_timeout{60};        // from connect to a successful login
   std::size_t max_connections = 512;
-  // The gate shared with SMTP and the web UI (so failures count across them); must outlive the
-  // server. If null, the server makes its own over `login` with the default policy.
+  // The gate shared with SMTP and the web UI (so failures count across them, and the slow check
+  // runs on the gate's worker); must outlive the server. If null, `login` is called on the I/O
+  // thread (for a LoginCheck that is not thread-safe), still as a pending login.
   auth::LoginGate* login_gate = nullptr;
 };
 

@@ -640,7 +640,6 @@ void Session::unselect() {
   folder_.clear();
   view_.clear();
   plan_meta({});
-  search_cache_.clear();
   loaded_ = {};
   if (state_ == State::selected) state_ = State::authenticated;
 }
@@ -1036,19 +1035,6 @@ const Session::Loaded* Session::load(std::uint32_t uid) {
   return &loaded_;
 }
 
-const Session::SearchFields* Session::search_fields(std::size_t idx) {
-  auto uid = view_[idx].uid;
-  if (auto it = search_cache_.find(uid); it != search_cache_.end()) return &it->second;
-  const MessageMeta* m = meta_at(idx);
-  if (!m) return nullptr;
-  SearchFields f{m->from, m->to, m->cc, m->bcc, m->subject, 0};
-  if (m->sent_date != 0) {
-    std::int64_t local = m->sent_date + m->sent_date_zone * 60LL;
-    f.sent_day = (local >= 0 ? local : local - 86399) / 86400 * 86400;
-  }
-  return &search_cache_.emplace(uid, std::move(f)).first->second;
-}
-
 void Session::plan_meta(std::vector<std::size_t> wanted) {
   metas_.wanted = std::move(wanted);
   metas_.first = 0;
@@ -1097,17 +1083,17 @@ void Session::cmd_search(const Command& c, std::string& out, bool uid, std::size
   const std::uint32_t n = static_cast<std::uint32_t>(view_.size());
   const std::uint32_t max_uid = view_.empty() ? 0 : view_.back().uid;
   bool failed = false;
+  // The header fields come from the store's metadata (opened once, shared by every session), in
+  // batches along the folder.
   {
-    // Batches for the messages whose fields are not cached yet.
-    std::vector<std::size_t> todo;
-    for (std::size_t k = 0; k < view_.size(); ++k)
-      if (!search_cache_.contains(view_[k].uid)) todo.push_back(k);
-    plan_meta(std::move(todo));
+    std::vector<std::size_t> all(view_.size());
+    for (std::size_t k = 0; k < all.size(); ++k) all[k] = k;
+    plan_meta(std::move(all));
   }
-  auto get_fields = [&](std::size_t idx) -> const SearchFields* {
-    auto f = search_fields(idx);
-    if (!f) failed = true;
-    return f;
+  auto get_fields = [&](std::size_t idx) -> const MessageMeta* {
+    auto m = meta_at(idx);
+    if (!m) failed = true;
+    return m;
   };
   auto day_of = [](std::int64_t t) { return (t >= 0 ? t : t - 86399) / 86400 * 86400; };
   std::function<bool(const SearchKey&, std::size_t)> match = [&](const SearchKey& k, std::size_t idx) -> bool {
@@ -1141,9 +1127,9 @@ void Session::cmd_search(const Command& c, std::string& out, bool uid, std::size
       case Op::sent_on:
       case Op::sent_since: {
         auto m = get_fields(idx);
-        if (!m || m->sent_day == 0) return false;
+        if (!m || m->sent_date == 0) return false;
         // The date as written (in its own zone), without the time.
-        std::int64_t d = m->sent_day;
+        std::int64_t d = day_of(m->sent_date + m->sent_date_zone * 60LL);
         if (k.op == Op::sent_before) return d < k.n;
         if (k.op == Op::sent_on) return d == k.n;
         return d >= k.n;

@@ -158,13 +158,6 @@ class Session {
     std::vector<SharedMeta> metas;             // shared with the store's cache, no copies
   };
   MetaWindow metas_;
-  // SEARCH's header fields by UID (a message's content never changes under its UID).
-  struct SearchFields {
-    std::string from, to, cc, bcc, subject;
-    std::int64_t sent_day = 0;   // the Date: header's day (in its own zone), 0 if none
-  };
-  const SearchFields* search_fields(std::size_t idx);
-  std::unordered_map<std::uint32_t, SearchFields> search_cache_;
 
   Mailbox& mailbox_;
   LoginCheck& login_;

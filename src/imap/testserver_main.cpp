@@ -1,6 +1,7 @@
 // imap-testserver: the IMAP server over a seeded mailbox, for integration tests and by hand.
 //
 //   imap-testserver [--port N] [--db FILE] [--user ADDR] [--password PW] [--no-seed] [--trace]
+//                   [--meta-cache-mb N]
 //
 // Listens on 127.0.0.1 (port 0 = a free port), prints "PORT <n>" on stdout once listening, and
 // serves the account ADDR (default alice@test.freemail, password "secret") whose INBOX holds a few
@@ -108,6 +109,7 @@ int main(int argc, char** argv) {
   std::string user = "alice@test.freemail", password = "secret";
   bool seed = true;
   bool trace = false;
+  long meta_cache_mb = -1;  // the store's default
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -123,8 +125,10 @@ int main(int argc, char** argv) {
     else if (a == "--password") password = value();
     else if (a == "--no-seed") seed = false;
     else if (a == "--trace") trace = true;
+    else if (a == "--meta-cache-mb") meta_cache_mb = std::stol(value());
     else {
-      std::cerr << "usage: imap-testserver [--port N] [--db FILE] [--user ADDR] [--password PW] [--no-seed] [--trace]\n";
+      std::cerr << "usage: imap-testserver [--port N] [--db FILE] [--user ADDR] [--password PW] [--no-seed] [--trace]"
+                   " [--meta-cache-mb N]\n";
       return 2;
     }
   }
@@ -136,6 +140,7 @@ int main(int argc, char** argv) {
       db.exec("PRAGMA synchronous=NORMAL");
     }
     fcpmail::MailboxStore store(db);
+    if (meta_cache_mb >= 0) store.set_meta_cache_limit(static_cast<std::size_t>(meta_cache_mb) << 20);
     fcpmail::crypto::Key256 key{};
     for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(i * 7 + 1);
     store.unlock(user, key);

@@ -146,7 +146,10 @@ imap::ServerOptions quick_options() {
 TEST_CASE("server: a slow login does not hold up other sessions") {
   World w;
   SlowLogin slow(std::chrono::milliseconds(1500));
-  Running r(w, slow, quick_options());
+  auth::LoginGate gate(slow);
+  auto o = quick_options();
+  o.login_gate = &gate;
+  Running r(w, slow, o);
   Conn a(r.port()), b(r.port());
   CHECK(a.line().starts_with("* OK"));
   CHECK(b.line().starts_with("* OK"));
@@ -194,6 +197,22 @@ TEST_CASE("server: repeated failed logins are answered NO after the gate's delay
   }
 }
 #endif
+
+TEST_CASE("server: without a gate the LoginCheck answers LOGIN and AUTHENTICATE (pipelined commands after it)") {
+  World w;
+  SlowLogin login(std::chrono::milliseconds(0));
+  Running r(w, login, quick_options());
+  Conn a(r.port());
+  a.line();
+  a.send("a1 LOGIN alice@test.freemail wrong\r\na2 LOGIN alice@test.freemail secret\r\na3 SELECT INBOX\r\n");
+  CHECK(has(a.until("a1"), "a1 NO [AUTHENTICATIONFAILED]"));
+  CHECK(has(a.until("a2"), "a2 OK"));
+  CHECK(has(a.until("a3"), "a3 OK [READ-WRITE]"));
+  Conn b(r.port());
+  b.line();
+  b.send("b1 AUTHENTICATE PLAIN AGFsaWNlQHRlc3QuZnJlZW1haWwAc2VjcmV0\r\n");
+  CHECK(has(b.until("b1"), "b1 OK"));
+}
 
 TEST_CASE("server: connections beyond the cap get BYE; served sessions go on") {
   World w;

@@ -326,3 +326,110 @@ TEST_CASE("expunged and deleted messages leave no sealed content behind; copies 
   CHECK(rows("mbx_body") == 0);
   CHECK(rows("mbx_meta") == 0);
 }
+
+// ---- the in-memory index and the opened-metadata cache ---------------------------------------
+
+TEST_CASE("index: listings and status follow every change (flags, deliver, expunge, move, rename, delete)") {
+  Fixture f;
+  for (int i = 1; i <= 5; ++i) REQUIRE(f.store.deliver(alice, "INBOX", message(i), {}, 1000 + i));
+  REQUIRE(f.store.messages(alice, "INBOX"));  // loads the index
+  std::uint32_t two[] = {2, 4};
+  REQUIRE(f.store.store_flags(alice, "INBOX", two, FlagOp::add, Flags{flag_seen | flag_deleted, {"$Work"}}));
+  auto st = f.store.folder_status(alice, "INBOX");
+  REQUIRE(st);
+  CHECK(st->messages == 5);
+  CHECK(st->unseen == 3);
+  auto list = f.store.messages(alice, "INBOX");
+  REQUIRE(list);
+  CHECK((*list)[1].flags.system == (flag_seen | flag_deleted));
+  CHECK((*list)[1].flags.keywords == std::vector<std::string>{"$Work"});
+  REQUIRE(f.store.deliver(alice, "INBOX", message(6), {}, 2000));
+  CHECK(uids_of(*f.store.messages(alice, "INBOX")) == std::vector<std::uint32_t>{1, 2, 3, 4, 5, 6});
+  CHECK(f.store.folder_status(alice, "INBOX")->unseen == 4);
+  REQUIRE(f.store.expunge(alice, "INBOX"));
+  CHECK(uids_of(*f.store.messages(alice, "INBOX")) == std::vector<std::uint32_t>{1, 3, 5, 6});
+  REQUIRE(f.store.create_folder(alice, "Archive"));
+  REQUIRE(f.store.messages(alice, "Archive"));
+  std::uint32_t one[] = {1};
+  REQUIRE(f.store.move(alice, "INBOX", one, "Archive"));
+  CHECK(uids_of(*f.store.messages(alice, "INBOX")) == std::vector<std::uint32_t>{3, 5, 6});
+  CHECK(uids_of(*f.store.messages(alice, "Archive")) == std::vector<std::uint32_t>{1});
+  REQUIRE(f.store.rename_folder(alice, "Archive", "Old"));
+  CHECK(uids_of(*f.store.messages(alice, "Old")) == std::vector<std::uint32_t>{1});
+  REQUIRE(f.store.delete_folder(alice, "Old"));
+  REQUIRE(f.store.create_folder(alice, "Fresh"));  // may reuse the deleted folder's row id
+  CHECK(f.store.messages(alice, "Fresh")->empty());
+  // What the index says is what the database says (a second store over the same connection).
+  MailboxStore fresh(f.db);
+  fresh.unlock(alice, test_key(1));
+  CHECK(uids_of(*fresh.messages(alice, "INBOX")) == uids_of(*f.store.messages(alice, "INBOX")));
+  CHECK(fresh.folder_status(alice, "INBOX")->unseen == f.store.folder_status(alice, "INBOX")->unseen);
+}
+
+TEST_CASE("index: a delivery inside the engine's transaction that is rolled back never shows") {
+  Fixture f;
+  REQUIRE(f.store.deliver(alice, "INBOX", message(1), {}, 1000));
+  REQUIRE(f.store.messages(alice, "INBOX"));  // index loaded
+  {
+    SQLite::Transaction tx(f.db);
+    REQUIRE(f.store.deliver(alice, "INBOX", message(2), {}, 1001));
+    // Inside the transaction the connection sees the new row.
+    CHECK(f.store.messages(alice, "INBOX")->size() == 2);
+    std::uint32_t both[] = {1, 2};
+    CHECK(f.store.shared_metas(alice, "INBOX", both)->at(1) != nullptr);
+    // no commit: rolled back
+  }
+  CHECK(uids_of(*f.store.messages(alice, "INBOX")) == std::vector<std::uint32_t>{1});
+  CHECK(f.store.folder_status(alice, "INBOX")->messages == 1);
+  std::uint32_t two[] = {2};
+  CHECK(f.store.shared_metas(alice, "INBOX", two)->at(0) == nullptr);
+  // The UID comes again for the next message, with that message's own metadata.
+  REQUIRE(f.store.deliver(alice, "INBOX", message(3), {}, 1002) == 2u);
+  auto m = f.store.message_meta(alice, "INBOX", 2);
+  REQUIRE(m);
+  CHECK(m->subject == "message 3");
+  // A committed transaction keeps its delivery.
+  {
+    SQLite::Transaction tx(f.db);
+    REQUIRE(f.store.deliver(alice, "INBOX", message(4), {}, 1003));
+    tx.commit();
+  }
+  CHECK(uids_of(*f.store.messages(alice, "INBOX")) == std::vector<std::uint32_t>{1, 2, 3});
+}
+
+TEST_CASE("metadata cache: opened once, shared, bounded by its budget, dropped by lock()") {
+  Fixture f;
+  for (int i = 1; i <= 20; ++i) REQUIRE(f.store.deliver(alice, "INBOX", message(i), {}, 1000 + i));
+  std::vector<std::uint32_t> uids;
+  for (std::uint32_t u = 1; u <= 20; ++u) uids.push_back(u);
+  auto a = f.store.shared_metas(alice, "INBOX", uids);
+  REQUIRE(a);
+  auto b = f.store.shared_metas(alice, "INBOX", uids);
+  REQUIRE(b);
+  CHECK((*a)[7] == (*b)[7]);  // the same object: opened once
+  CHECK((*a)[7]->subject == "message 8");
+  CHECK(f.store.meta_cache_bytes() > 0);
+  // Corrupting the sealed row does not matter while the cache holds the opened value ...
+  f.db.exec("UPDATE mbx_meta SET meta = X'00'");
+  CHECK(f.store.message_meta(alice, "INBOX", 8)->subject == "message 8");
+  // ... and lock() forgets it: locked, then (unlocked again) the corrupt row is reported.
+  f.store.lock(alice);
+  CHECK(f.store.meta_cache_bytes() == 0);
+  CHECK(f.store.message_meta(alice, "INBOX", 8).error() == MailboxError::locked);
+  f.store.unlock(alice, test_key(1));
+  CHECK(f.store.message_meta(alice, "INBOX", 8).error() == MailboxError::corrupt);
+}
+
+TEST_CASE("metadata cache: a zero budget keeps nothing and everything still reads") {
+  Fixture f;
+  f.store.set_meta_cache_limit(0);
+  for (int i = 1; i <= 3; ++i) REQUIRE(f.store.deliver(alice, "INBOX", message(i), {}, 1000 + i));
+  std::uint32_t uids[] = {3, 1, 2, 3, 9};
+  auto r = f.store.message_metas(alice, "INBOX", uids);
+  REQUIRE(r);
+  CHECK((*r)[0]->subject == "message 3");
+  CHECK((*r)[1]->subject == "message 1");
+  CHECK((*r)[3]->subject == "message 3");
+  CHECK_FALSE((*r)[4].has_value());
+  CHECK(f.store.meta_cache_bytes() == 0);
+}
