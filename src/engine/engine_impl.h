@@ -75,7 +75,7 @@ struct Engine::Impl {
   bool wot_seen = false;              // WebOfTrust has answered at least once
   std::map<std::string, std::uint64_t> requests_by_purpose;
   std::uint64_t node_outages_seen = 0;  // Node::outages() when the last store check started
-  // A small document only this process inserted (KSK@fcpmail-canary-<random>), "" until inserted:
+  // A small document only this process inserted (a CHK of random content), "" until inserted:
   // if the node cannot find it after an outage, it lost what we inserted before.
   std::string store_canary;
 
