@@ -198,11 +198,12 @@ void Engine::Impl::schedule_pass() {
 }
 
 asio::awaitable<void> Engine::Impl::insert_store_canary() {
+  // A CHK of random content: a key no one else inserts, learnt from the node's answer.
   static constexpr char hex[] = "0123456789abcdef";
-  std::string key = "KSK@fcpmail-canary-";
-  for (int i = 0; i < 32; ++i) key += hex[rng() % 16];
-  auto r = co_await node.put(key, "fcpmail store canary\n", "store canary");
-  if (r) store_canary = key;  // otherwise the next pass tries again
+  std::string content = "fcpmail store canary ";
+  for (int i = 0; i < 32; ++i) content += hex[rng() % 16];
+  auto r = co_await node.put("CHK@", content + "\n", "store canary");
+  if (r && !r->empty()) store_canary = *r;  // otherwise the next pass tries again
 }
 
 asio::awaitable<void> Engine::Impl::check_own_inserts() {

@@ -15,8 +15,9 @@ try:
     h.start_sim()
     h.start_daemon()
     h.create_accounts()
-    # The same store, now misbehaving.
+    # The same store, now misbehaving (down long enough for a refused reconnect: an outage).
     h.kill_sim()
+    time.sleep(0.5)
     h.start_sim("--drop-put-every", 7, "--drop-all-data-every", 3)
     mark = len(h.log_text())
     n = 5
@@ -34,6 +35,14 @@ try:
         h.fail("no insert was cut off by the node: the mid-insert fault was not exercised")
     if mid_fetch < 1:
         h.fail("no fetch was cut off by the node: the mid-fetch fault was not exercised")
+    # The restart kept the store: the daemon checks and finds its earlier inserts, re-sends nothing.
+    deadline = time.time() + 10
+    while "the node still has what we inserted before the outage" not in h.log_text() and time.time() < deadline:
+        time.sleep(0.2)
+    if "the node still has what we inserted before the outage" not in h.log_text():
+        h.fail("after a restart with the same store the daemon did not confirm its earlier inserts")
+    if "the node lost its store" in h.log_text():
+        h.fail("a restart that kept the store was taken for one that lost it")
     print(f"ok: {2 * n} messages sent, {total} in the INBOXes, each exactly once; {drops} dropped connections "
           f"(reported: {mid_insert} inserts and {mid_fetch} fetches sent again); all delivered {took:.1f}s after the first send")
 finally:
