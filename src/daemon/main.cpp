@@ -6,6 +6,7 @@
 #include "crypto/sealed_box.h"
 #include "engine/engine.h"
 #include "engine/fcp_node.h"
+#include "engine/password_login.h"
 #include "fcp/client.h"
 #include "imap/imap_server.h"
 #include "sim_node.h"
@@ -296,10 +297,12 @@ int main(int argc, char** argv) {
                                            }},
                         config);
 
-  // One gate for IMAP, SMTP and the web UI, so failed logins count across all three. The engine's
-  // check_login runs on the gate's worker: it reads with fresh statements on the engine's SQLite
-  // connection, which SQLite serialises (threading mode "serialized", Debian's default).
-  auth::LoginGate login_gate(engine);
+  // One gate for IMAP, SMTP and the web UI, so failed logins count across all three. The gate runs
+  // the scrypt check on its worker thread, so it gets its own read-only connection to the database:
+  // the engine's connection and its statements belong to the I/O thread.
+  auto password_login = engine::PasswordLogin::open(options.data_dir / "fcpmail.db");
+  if (!password_login) fail(password_login.error());
+  auth::LoginGate login_gate(**password_login);
 
   std::unique_ptr<imap::Server> imap_server;
   std::unique_ptr<smtp::Server> smtp_server;
