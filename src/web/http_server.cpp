@@ -184,7 +184,9 @@ std::variant<Server::Shared::Response, Server::Shared::PendingLogin> Server::Sha
     return finish(421, "application/json", error_body("this server answers only to 127.0.0.1 and localhost").dump());
   }
 
-  if (target.starts_with("/api/") || target == "/api") {
+  // The query does not decide which part answers: "/api?x" is the API (and needs the token) too.
+  const std::string_view path = std::string_view(target).substr(0, target.find('?'));
+  if (path.starts_with("/api/") || path == "/api") {
     const std::string_view authorization = sv(request[http::field::authorization]);
     constexpr std::string_view bearer = "Bearer ";
     if (!authorization.starts_with(bearer) || options.token.empty() ||
