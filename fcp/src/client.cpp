@@ -560,12 +560,14 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
       Request& request = requests_.at(id);
       if (request.sent) continue;
       if (request.persistent && request.submitted) {
+        // OnlyData=false: fred answers with the tag, and for a finished get DataFound and AllData.
+        // OnlyData=true is only safe after DataFound (fred builds the AllData around a missing
+        // bucket for a get still running), and asking it here once left a get that was still
+        // running at the reconnect waiting forever: its later DataFound was taken as already asked.
+        // A DataFound without data yet asks for it (a second copy of the data is absorbed).
         request.checking = true;
-        request.data_asked = request.kind == Request::Kind::get;
-        send(Message("GetRequestStatus")
-                 .set("Identifier", id)
-                 .set("Global", request.global)
-                 .set("OnlyData", request.kind == Request::Kind::get));
+        request.data_asked = false;
+        send(Message("GetRequestStatus").set("Identifier", id).set("Global", request.global).set("OnlyData", false));
       } else {
         send_request(request.message);
       }

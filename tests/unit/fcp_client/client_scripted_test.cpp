@@ -605,3 +605,77 @@ TEST_CASE("WatchGlobal is sent when asked, and global messages reach the unsolic
   CHECK(seen[0].name == "PersistentPut");
   CHECK(node.all_received().at(1).get_or("Enabled", "") == "true");
 }
+
+TEST_CASE("a persistent get still running at the reconnect gets its data when it finishes") {
+  boost::asio::io_context io;
+  std::vector<std::string> status_only_data;  // OnlyData of every GetRequestStatus, in order
+  bool finished = false;                       // the node has sent DataFound
+  ScriptedNode node(io, with_hello([&](Conn& c, const fcp::Message& m) {
+    if (m.name == "ClientGet") {
+      auto pg = reply("PersistentGet", m);
+      pg.set("Persistence", "reboot").set("Started", "false");
+      c.send(pg);
+      return c.close();  // the connection drops while the node keeps fetching
+    }
+    if (m.name != "GetRequestStatus") return;
+    status_only_data.emplace_back(m.get_or("OnlyData", "(none)"));
+    if (!finished) {
+      // Still running: only the tag (as the sim and fred answer). Then the fetch finishes and
+      // DataFound reaches the connection that holds the Name now.
+      auto pg = reply("PersistentGet", m);
+      pg.set("Persistence", "reboot").set("Started", "true");
+      c.send(pg);
+      finished = true;
+      auto found = reply("DataFound", m);
+      found.set("DataLength", "4").set("Metadata.ContentType", "text/plain");
+      return c.send(found);
+    }
+    if (m.get_or("OnlyData", "") == "true") {
+      auto all = reply("AllData", m);
+      all.set("DataLength", "4").set("Metadata.ContentType", "text/plain");
+      all.payload = "late";
+      c.send(all);
+    }
+  }));
+  fcp::Client client(io, config_for(node));
+  client.start();
+  fcp::GetOptions options;
+  options.persistence = fcp::Persistence::reboot;
+  std::optional<fcp::Outcome<fcp::GetResult>> result;
+  client.get("KSK@slow", options, [&](auto r) { result = std::move(r); });
+  REQUIRE(run_until(io, [&] { return result.has_value(); }, std::chrono::seconds(3)));
+  REQUIRE(result->has_value());
+  CHECK((*result)->data == "late");
+  // Re-attached without OnlyData=true (unsafe on a get fred has not finished), then the data asked
+  // for once DataFound came.
+  REQUIRE(status_only_data.size() == 2);
+  CHECK(status_only_data[0] == "false");
+  CHECK(status_only_data[1] == "true");
+  CHECK(node.connections().size() == 2);
+}
+
+TEST_CASE("a node that was unreachable between two connections counts as an outage, a plain drop does not") {
+  boost::asio::io_context io;
+  std::uint16_t port = 0;
+  auto first = std::make_unique<ScriptedNode>(io, with_hello([](Conn& c, const fcp::Message& m) {
+    if (m.name == "ClientGet") c.close();  // a drop: the node is still there
+  }));
+  port = first->port();
+  fcp::ClientConfig config = config_for(*first);
+  fcp::Client client(io, config);
+  int connects = 0, refused = 0;
+  client.on_connected([&](const fcp::NodeInfo&) { ++connects; });
+  client.on_disconnected([&](const fcp::Failure& f) { refused += f.description.find("cannot connect") != std::string::npos; });
+  client.start();
+  std::optional<fcp::Outcome<fcp::GetResult>> dropped;
+  client.get("KSK@x", {}, [&](auto r) { dropped = std::move(r); });
+  REQUIRE(run_until(io, [&] { return dropped.has_value() && connects == 2; }));
+  CHECK(client.stats().reconnects_after_outage == 0);
+  // Now the node goes away altogether (a restart) and comes back on the same port.
+  first.reset();
+  REQUIRE(run_until(io, [&] { return refused >= 2; }));
+  ScriptedNode second(io, with_hello({}), port);
+  REQUIRE(run_until(io, [&] { return connects == 3; }));
+  CHECK(client.stats().reconnects_after_outage == 1);
+  client.stop();
+}

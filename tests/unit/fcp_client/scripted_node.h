@@ -40,8 +40,9 @@ class ScriptedNode {
   };
   using Handler = std::function<void(Connection&, const fcp::Message&)>;
 
-  ScriptedNode(boost::asio::io_context& io, Handler handler)
-      : io_(io), acceptor_(io, {boost::asio::ip::make_address("127.0.0.1"), 0}), handler_(std::move(handler)) {
+  // port 0: a free one. A given port: a node coming back where an earlier one was.
+  ScriptedNode(boost::asio::io_context& io, Handler handler, std::uint16_t port = 0)
+      : io_(io), acceptor_(io, {boost::asio::ip::make_address("127.0.0.1"), port}), handler_(std::move(handler)) {
     accept();
   }
   std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
