@@ -84,8 +84,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_.close();
   }
 
+  // Waiting for the next request (none in progress): such a connection may be closed to make room.
+  bool idle() const { return idle_; }
+  std::chrono::steady_clock::time_point idle_since() const { return idle_since_; }
+
  private:
   void read() {
+    idle_ = true;
+    idle_since_ = std::chrono::steady_clock::now();
     parser_.emplace();
     parser_->body_limit(shared_->options.max_body);
     stream_.expires_after(shared_->options.io_timeout);
@@ -94,6 +100,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (ec == http::error::body_limit) return self->fail(413, "the request body is too large");
       if (ec == beast::error::timeout || ec == asio::error::operation_aborted) return self->close();
       if (ec) return self->fail(400, "malformed HTTP request");
+      self->idle_ = false;
       self->respond(self->parser_->release());
     });
   }
@@ -142,6 +149,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   http::response<http::string_body> response_;
   std::shared_ptr<Server::Shared> shared_;
   std::string peer_;  // the client's address: failed logins are counted per (user, peer)
+  bool idle_ = false;
+  std::chrono::steady_clock::time_point idle_since_{};
 };
 
 nlohmann::json error_body(std::string_view sentence) { return {{"error", sentence}}; }
@@ -228,6 +237,21 @@ void Server::Shared::accept() {
     }
     {
       self->forget_closed();
+      if (self->connections.size() >= self->options.max_connections) {
+        // Full. Connections that only sit there (opened and silent, or kept alive between
+        // requests) must not lock the CLI and the browser out: close the longest-idle one.
+        std::shared_ptr<Connection> longest_idle;
+        for (const auto& weak : self->connections) {
+          auto c = weak.lock();
+          if (c && c->idle() && (!longest_idle || c->idle_since() < longest_idle->idle_since())) longest_idle = c;
+        }
+        if (longest_idle) {
+          longest_idle->close();
+          self->forget_closed();
+          self->connections.remove_if([&](const std::weak_ptr<Connection>& c) { return c.lock() == longest_idle; });
+          self->log("http: at the connection limit; closed the longest-idle connection");
+        }
+      }
       if (self->connections.size() >= self->options.max_connections) {
         error_code ignored;
         socket.close(ignored);

@@ -3,8 +3,10 @@
 Every connection must be answered cleanly within 15 s, either served (greeting) or refused (IMAP
 `* BYE too many connections`, SMTP 421, HTTP closed at once); the daemon stays up with bounded
 memory; while the 1,000 are open the other protocols serve a normal IMAP LOGIN+SELECT, an SMTP
-submission and an authenticated API call; the flooded protocol itself either serves a normal
-session or refuses it cleanly (its cap is full); after the flood everything works again."""
+submission and an authenticated API call; the flooded protocol itself must serve a normal session
+too where it can make room (HTTP closes its longest-idle connection), and otherwise refuse it
+cleanly (IMAP and SMTP at their caps, see .team/imap-bugs.md and smtp-bugs.md); after the flood
+everything works again."""
 import json
 import os
 import resource
@@ -18,6 +20,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "abu
 from local import Daemon, Failure, alive, normal_imap, normal_smtp, rss_kib, run  # noqa: E402
 
 COUNT = 1000
+# Protocols that must serve a normal session even while the flood fills their connection cap.
+SERVES_DURING_OWN_FLOOD = {"HTTP"}
 BOUND_KIB = 64 * 1024
 
 
@@ -128,7 +132,7 @@ def main():
                       "HTTP": try_normal("HTTP", api_status, d)}
             print("   during the %s flood: %s" % (label, "; ".join("%s %s" % kv for kv in during.items())))
             for other, result in during.items():
-                if other != label and not result.startswith("served"):
+                if (other != label or other in SERVES_DURING_OWN_FLOOD) and not result.startswith("served"):
                     raise Failure("%s flood: a normal %s session was not served: %s" % (label, other, result))
                 if other == label and not (result.startswith("served") or "too many" in result.lower()
                                            or "closed" in result.lower() or "disconnect" in result.lower()

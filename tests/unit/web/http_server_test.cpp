@@ -191,3 +191,47 @@ TEST_CASE("http: a web UI login is checked off the I/O thread; other requests ar
   });
   thread.join();
 }
+
+TEST_CASE("http: at the connection limit the longest-idle connection makes room for a new request") {
+  web_test::FakeControl control;
+  control.seed();
+  NoLogin login;
+  asio::io_context io;
+  control.io = &io;
+  ServerOptions o;
+  o.token = std::string(64, 'a');
+  o.max_connections = 3;
+  Server server(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), control, login, o);
+  std::thread thread([&] { io.run(); });
+
+  // Three connections that never send anything fill the server.
+  asio::io_context client_io;
+  std::vector<std::unique_ptr<tcp::socket>> silent;
+  for (int i = 0; i < 3; ++i) {
+    silent.push_back(std::make_unique<tcp::socket>(client_io));
+    silent.back()->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // A real request is still answered.
+  beast::tcp_stream stream(client_io);
+  stream.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), server.port()));
+  http::request<http::string_body> req{http::verb::get, "/api/status", 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::authorization, "Bearer " + o.token);
+  http::write(stream, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res);
+  CHECK(res.result_int() == 200);
+  // The first (longest idle) silent connection was closed to make room.
+  char byte;
+  boost::system::error_code ec;
+  silent[0]->read_some(asio::buffer(&byte, 1), ec);
+  CHECK(ec == asio::error::eof);
+
+  asio::post(io, [&] {
+    server.stop();
+    io.stop();
+  });
+  thread.join();
+}
