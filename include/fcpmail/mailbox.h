@@ -184,6 +184,14 @@ class Mailbox {
   // Every message in the folder in ascending UID order.
   virtual MailboxResult<std::vector<MessageInfo>> messages(const std::string& account,
                                                            const std::string& folder) = 0;
+  // The same listing, shared and immutable: implementations that keep an index hand out one
+  // snapshot to every caller until the folder changes (a session's SELECT then copies nothing).
+  using Listing = std::shared_ptr<const std::vector<MessageInfo>>;
+  virtual MailboxResult<Listing> listing(const std::string& account, const std::string& folder) {
+    auto r = messages(account, folder);
+    if (!r) return std::unexpected(r.error());
+    return std::make_shared<const std::vector<MessageInfo>>(std::move(*r));
+  }
   virtual MailboxResult<MessageMeta> message_meta(const std::string& account, const std::string& folder,
                                                   std::uint32_t uid) = 0;
   // The metadata of many messages at once (FETCH ENVELOPE or SEARCH over a whole folder): one

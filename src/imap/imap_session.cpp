@@ -484,6 +484,7 @@ void Session::dispatch(const Command& c, std::string& out) {
     return false;
   };
   using S = State;
+  if (n != "LOGOUT") ensure_view();
   if (n == "CAPABILITY") return cmd_capability(c, out);
   if (n == "NOOP" || n == "CHECK") {
     if (n == "CHECK" && !need({S::selected})) return;
@@ -639,6 +640,7 @@ void Session::unselect() {
   }
   folder_.clear();
   view_.clear();
+  pending_listing_.reset();
   plan_meta({});
   loaded_ = {};
   if (state_ == State::selected) state_ = State::authenticated;
@@ -675,7 +677,7 @@ void Session::cmd_select(const Command& c, std::string& out, bool examine) {
       watch_->folder = canonical;
       watch_->dirty = false;
     }
-    auto list = mailbox_.messages(account_, name);
+    auto list = mailbox_.listing(account_, name);
     if (!list) {
       unselect();
       return no(out, c.tag, list.error(), "cannot select");
@@ -689,22 +691,39 @@ void Session::cmd_select(const Command& c, std::string& out, bool examine) {
     read_only_ = examine || folder_read_only;
     uidvalidity_ = status->uidvalidity;
     view_.clear();
-    view_.reserve(list->size());
-    for (auto& m : *list)
-      view_.push_back(Entry{m.uid, std::move(m.flags), m.internal_date, m.size, m.uid >= recent_from, false});
+    pending_listing_ = std::move(*list);
+    pending_recent_from_ = recent_from;
     state_ = State::selected;
   }
   std::uint32_t recent = 0, first_unseen = 0, uidnext = status->uidnext;
-  for (std::size_t i = 0; i < view_.size(); ++i) {
-    const Entry& e = view_[i];
-    if (e.recent) ++recent;
-    if (!first_unseen && !(e.flags.system & flag_seen)) first_unseen = static_cast<std::uint32_t>(i + 1);
-    uidnext = std::max(uidnext, e.uid + 1);
+  std::size_t exists = 0;
+  if (pending_listing_) {
+    // Straight from the listing (ascending UIDs): recent ones are a tail, the first unseen is
+    // usually near the start.
+    const auto& l = *pending_listing_;
+    exists = l.size();
+    auto tail = std::lower_bound(l.begin(), l.end(), pending_recent_from_,
+                                 [](const MessageInfo& m, std::uint32_t u) { return m.uid < u; });
+    recent = static_cast<std::uint32_t>(l.end() - tail);
+    for (std::size_t i = 0; i < l.size(); ++i)
+      if (!(l[i].flags.system & flag_seen)) {
+        first_unseen = static_cast<std::uint32_t>(i + 1);
+        break;
+      }
+    if (!l.empty()) uidnext = std::max(uidnext, l.back().uid + 1);
+  } else {
+    exists = view_.size();
+    for (std::size_t i = 0; i < view_.size(); ++i) {
+      const Entry& e = view_[i];
+      if (e.recent) ++recent;
+      if (!first_unseen && !(e.flags.system & flag_seen)) first_unseen = static_cast<std::uint32_t>(i + 1);
+      uidnext = std::max(uidnext, e.uid + 1);
+    }
   }
   out += "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n";
   if (read_only_) out += "* OK [PERMANENTFLAGS ()] read-only\r\n";
   else out += "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] flags permitted\r\n";
-  out += "* " + std::to_string(view_.size()) + " EXISTS\r\n";
+  out += "* " + std::to_string(exists) + " EXISTS\r\n";
   out += "* " + std::to_string(recent) + " RECENT\r\n";
   if (first_unseen) out += "* OK [UNSEEN " + std::to_string(first_unseen) + "] first unseen\r\n";
   out += "* OK [UIDVALIDITY " + std::to_string(uidvalidity_) + "] UIDs valid\r\n";
@@ -945,8 +964,19 @@ void Session::report_expunges(std::string& out) {
   }
 }
 
+void Session::ensure_view() {
+  if (!pending_listing_) return;
+  auto listing = std::move(pending_listing_);
+  pending_listing_.reset();
+  view_.clear();
+  view_.reserve(listing->size());
+  for (const auto& m : *listing)
+    view_.push_back(Entry{m.uid, m.flags, m.internal_date, m.size, m.uid >= pending_recent_from_, false});
+}
+
 void Session::sync(std::string& out, bool allow_expunge, bool force) {
   if (state_ != State::selected) return;
+  ensure_view();
   bool dirty = watch_->dirty.exchange(false);
   if (!dirty && !force) {
     if (allow_expunge) report_expunges(out);
@@ -1221,7 +1251,16 @@ void Session::cmd_fetch(const Command& c, std::string& out, bool uid, std::size_
   }
   bool missing = false;
   if (needs_meta) plan_meta(*idx);
+  // A reply to FETCH 1:* of a big folder runs to megabytes: once a few responses show their
+  // size, room for all is made at once, instead of the string doubling (and briefly holding
+  // old and new copies, 3x the reply) as it grows.
+  const std::size_t out_start = out.size();
+  std::size_t done = 0;
   for (auto i : *idx) {
+    if (++done == 64 && idx->size() > 256) {
+      std::size_t per = (out.size() - out_start) / 63 + 1;
+      out.reserve(out.size() + per * (idx->size() - 63) + per * idx->size() / 16);
+    }
     Entry& e = view_[i];
     if (e.expunged) { missing = true; continue; }
     const MessageMeta* m = nullptr;

@@ -173,6 +173,11 @@ class Session {
   bool examined_ = false;   // selected with EXAMINE
   std::uint32_t uidvalidity_ = 0;
   std::vector<Entry> view_;
+  // SELECT answers from the store's shared listing and leaves copying it into view_ to the next
+  // command that needs it (ensure_view): a new session's SELECT copies nothing.
+  Mailbox::Listing pending_listing_;
+  std::uint32_t pending_recent_from_ = 0;
+  void ensure_view();
 
   enum class Pending { none, authenticate, idle };
   Pending pending_ = Pending::none;

@@ -1,7 +1,7 @@
 // imap-testserver: the IMAP server over a seeded mailbox, for integration tests and by hand.
 //
 //   imap-testserver [--port N] [--db FILE] [--user ADDR] [--password PW] [--no-seed] [--trace]
-//                   [--meta-cache-mb N]
+//                   [--meta-cache-mb N] [--login-timeout SECONDS] [--max-connections N]
 //
 // Listens on 127.0.0.1 (port 0 = a free port), prints "PORT <n>" on stdout once listening, and
 // serves the account ADDR (default alice@test.freemail, password "secret") whose INBOX holds a few
@@ -11,6 +11,11 @@
 // End of stdin also stops the server. --trace prints every command line to stderr ("C: ...").
 #include "imap/imap_server.h"
 #include "store/mailbox_store.h"
+
+#if __has_include("auth/login_gate.h")
+#include "auth/login_gate.h"
+#define HAVE_LOGIN_GATE 1
+#endif
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -110,6 +115,7 @@ int main(int argc, char** argv) {
   bool seed = true;
   bool trace = false;
   long meta_cache_mb = -1;  // the store's default
+  fcpmail::imap::ServerOptions options;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -126,9 +132,11 @@ int main(int argc, char** argv) {
     else if (a == "--no-seed") seed = false;
     else if (a == "--trace") trace = true;
     else if (a == "--meta-cache-mb") meta_cache_mb = std::stol(value());
+    else if (a == "--login-timeout") options.login_timeout = std::chrono::seconds(std::stol(value()));
+    else if (a == "--max-connections") options.max_connections = std::stoul(value());
     else {
       std::cerr << "usage: imap-testserver [--port N] [--db FILE] [--user ADDR] [--password PW] [--no-seed] [--trace]"
-                   " [--meta-cache-mb N]\n";
+                   " [--meta-cache-mb N] [--login-timeout SECONDS] [--max-connections N]\n";
       return 2;
     }
   }
@@ -153,7 +161,11 @@ int main(int argc, char** argv) {
     }
     FixedLogin login(user, password);
     boost::asio::io_context io;
-    fcpmail::imap::ServerOptions options;
+#ifdef HAVE_LOGIN_GATE
+    // As in the daemon: logins are checked on the gate's worker, failures slow down guessing.
+    fcpmail::auth::LoginGate gate(login);
+    options.login_gate = &gate;
+#endif
     if (trace) options.session.trace = [](std::string_view line) { std::cerr << "C: " << line << std::endl; };
     fcpmail::imap::Server server(io, {boost::asio::ip::make_address("127.0.0.1"), port}, store, login, options);
     std::cout << "PORT " << server.port() << std::endl;

@@ -332,6 +332,7 @@ void MailboxStore::update_index(std::int64_t folder_id, F&& apply) {
   if (it == index_.end()) return;
   if (!committed()) return forget_index(folder_id);
   it->second.unseen.reset();  // recounted when next asked for
+  it->second.snapshot.reset();
   apply(it->second);
 }
 
@@ -866,33 +867,47 @@ MailboxResult<std::uint32_t> MailboxStore::take_recent(const std::string& accoun
 
 MailboxResult<std::vector<MessageInfo>> MailboxStore::messages(const std::string& account,
                                                                const std::string& folder) {
-  return guarded([&]() -> MailboxResult<std::vector<MessageInfo>> {
+  auto l = listing(account, folder);
+  if (!l) return std::unexpected(l.error());
+  return **l;
+}
+
+MailboxResult<Mailbox::Listing> MailboxStore::listing(const std::string& account, const std::string& folder) {
+  return guarded([&]() -> MailboxResult<Listing> {
     std::lock_guard lock(mutex_);
     auto f = find_folder(account, folder);
     if (!f) return std::unexpected(f.error());
-    std::vector<MessageInfo> out;
-    if (auto* ix = index_of(account, *f)) {
-      out.reserve(ix->messages.size());
-      for (auto& m : ix->messages) out.push_back(m.info);
-      return out;
-    }
-    // Inside a transaction of the engine's: read what the connection sees, keep nothing.
-    SQLite::Statement q(db_,
-                        "SELECT uid, flags, keywords, internal_date, size FROM mbx_message"
-                        " WHERE folder_id = ? ORDER BY uid");
-    q.bind(1, f->id);
-    while (q.executeStep()) {
-      MessageInfo m;
-      m.uid = static_cast<std::uint32_t>(q.getColumn(0).getInt64());
-      m.flags.system = static_cast<std::uint8_t>(q.getColumn(1).getInt());
-      const char* kw = q.getColumn(2).getText();
-      if (kw && *kw) m.flags.keywords = split_keywords(kw);
-      m.internal_date = q.getColumn(3).getInt64();
-      m.size = static_cast<std::uint32_t>(q.getColumn(4).getInt64());
-      out.push_back(std::move(m));
-    }
-    return out;
+    return listing_locked(account, *f);
   });
+}
+
+MailboxResult<Mailbox::Listing> MailboxStore::listing_locked(const std::string& account, const Folder& f) {
+  if (auto* ix = index_of(account, f)) {
+    if (!ix->snapshot) {
+      auto v = std::make_shared<std::vector<MessageInfo>>();
+      v->reserve(ix->messages.size());
+      for (auto& m : ix->messages) v->push_back(m.info);
+      ix->snapshot = std::move(v);
+    }
+    return ix->snapshot;
+  }
+  // Inside a transaction of the engine's: read what the connection sees, keep nothing.
+  auto out = std::make_shared<std::vector<MessageInfo>>();
+  SQLite::Statement q(db_,
+                      "SELECT uid, flags, keywords, internal_date, size FROM mbx_message"
+                      " WHERE folder_id = ? ORDER BY uid");
+  q.bind(1, f.id);
+  while (q.executeStep()) {
+    MessageInfo m;
+    m.uid = static_cast<std::uint32_t>(q.getColumn(0).getInt64());
+    m.flags.system = static_cast<std::uint8_t>(q.getColumn(1).getInt());
+    const char* kw = q.getColumn(2).getText();
+    if (kw && *kw) m.flags.keywords = split_keywords(kw);
+    m.internal_date = q.getColumn(3).getInt64();
+    m.size = static_cast<std::uint32_t>(q.getColumn(4).getInt64());
+    out->push_back(std::move(m));
+  }
+  return Listing(std::move(out));
 }
 
 MailboxResult<MessageMeta> MailboxStore::message_meta(const std::string& account, const std::string& folder,

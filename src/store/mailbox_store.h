@@ -70,6 +70,7 @@ class MailboxStore final : public Mailbox {
 
   MailboxResult<std::vector<MessageInfo>> messages(const std::string& account,
                                                    const std::string& folder) override;
+  MailboxResult<Listing> listing(const std::string& account, const std::string& folder) override;
   MailboxResult<MessageMeta> message_meta(const std::string& account, const std::string& folder,
                                           std::uint32_t uid) override;
   MailboxResult<std::vector<std::optional<MessageMeta>>> message_metas(
@@ -117,6 +118,7 @@ class MailboxStore final : public Mailbox {
     std::string account;
     std::vector<Indexed> messages;   // ascending UID
     std::optional<std::uint32_t> unseen;  // counted on demand, reset by every change
+    Listing snapshot;                     // built on demand, reset by every change
   };
 
   MailboxResult<Folder> find_folder(const std::string& account, const std::string& folder);
@@ -134,6 +136,7 @@ class MailboxStore final : public Mailbox {
   void drop_from_index(std::int64_t folder_id, const std::vector<std::uint32_t>& sorted_uids);
   // Keeps the opened metadata with the message if the budget allows.
   void keep_meta(Indexed& m, SharedMeta meta);
+  MailboxResult<Listing> listing_locked(const std::string& account, const Folder& f);
   MailboxResult<std::vector<SharedMeta>> metas_locked(const std::string& account, const Folder& f,
                                                       std::span<const std::uint32_t> uids);
   MailboxResult<const crypto::SealedBox*> box(const std::string& account) const;

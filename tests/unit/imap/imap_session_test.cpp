@@ -442,3 +442,33 @@ TEST_CASE("before login only small literals are taken; after login large ones ar
   CHECK(has(out, "+ "));
   CHECK(has(s.receive(m + "\r\n"), "d OK [APPENDUID"));
 }
+
+TEST_CASE("SELECT answers from the shared listing; changes before the next command are reported against it") {
+  World w;
+  Client a(w), b(w);
+  a.send("l LOGIN alice@test.freemail secret");
+  auto sel = a.send("s SELECT INBOX");
+  CHECK(has(sel, "* 3 EXISTS"));
+  CHECK(has(sel, "* 3 RECENT"));
+  CHECK(has(sel, "[UNSEEN 1]"));
+  CHECK(has(sel, "[UIDNEXT 4]"));
+  // Before a's next command: another session expunges message 2, the engine delivers one.
+  b.login_select();
+  CHECK(has(b.send("x STORE 2 +FLAGS.SILENT (\\Deleted)"), "x OK"));
+  CHECK(has(b.send("y EXPUNGE"), "* 2 EXPUNGE"));
+  REQUIRE(w.store.deliver(alice, "INBOX", msg(4), {}, 1000000004));
+  auto out = a.send("n NOOP");
+  CHECK(has(out, "* 2 EXPUNGE"));
+  CHECK(has(out, "* 3 EXISTS"));
+  out = a.send("f FETCH 1:* (UID)");
+  CHECK(has(out, "* 1 FETCH (UID 1)"));
+  CHECK(has(out, "* 2 FETCH (UID 3)"));
+  CHECK(has(out, "* 3 FETCH (UID 4)"));
+  // A new session sees the new state at once.
+  Client c(w);
+  c.send("l LOGIN alice@test.freemail secret");
+  sel = c.send("s SELECT INBOX");
+  CHECK(has(sel, "* 3 EXISTS"));
+  CHECK(has(sel, "[UIDNEXT 5]"));
+  CHECK(has(c.send("u UID SEARCH ALL"), "* SEARCH 1 3 4"));
+}
