@@ -36,6 +36,38 @@ std::expected<crypto::RsaPublicKey, std::string> public_key_of(const std::string
   return crypto::RsaPublicKey::from_bytes(page->modulus, page->public_exponent);
 }
 
+// In the caller's transaction: records that `slot` of the peer's chain has been fetched. A skipped
+// slot is forgotten; a slot at or past the head moves the head beyond it, and the slots passed over
+// stay polled for a while (the peer may still fill them). False if the chain cannot be computed.
+bool mark_slot_fetched(SQLite::Database& db, const ChannelRow& channel, const std::string& slot, std::int64_t index,
+                       bool was_skipped, std::int64_t t) {
+  if (was_skipped) {
+    SQLite::Statement d(db, "DELETE FROM skipped_slot WHERE channel_id = ? AND slot = ?");
+    d.bind(1, channel.id);
+    d.bind(2, slot);
+    d.exec();
+    return true;
+  }
+  if (index < channel.fetch_index) return true;
+  auto chain = freemail::slot_chain(channel.fetch_slot, static_cast<std::size_t>(index - channel.fetch_index + 2));
+  if (!chain) return false;
+  for (std::int64_t k = 0; k < index - channel.fetch_index; ++k) {
+    SQLite::Statement s(db, "INSERT OR IGNORE INTO skipped_slot (channel_id, slot, slot_index, since_at) VALUES (?, ?, ?, ?)");
+    s.bind(1, channel.id);
+    s.bind(2, (*chain)[static_cast<std::size_t>(k)]);
+    s.bind(3, channel.fetch_index + k);
+    s.bind(4, t);
+    s.exec();
+  }
+  SQLite::Statement u(db, "UPDATE channel SET fetch_slot = ?, fetch_index = ?, last_fetch_at = ? WHERE id = ?");
+  u.bind(1, chain->back());
+  u.bind(2, index + 1);
+  u.bind(3, t);
+  u.bind(4, channel.id);
+  u.exec();
+  return true;
+}
+
 }  // namespace
 
 // ---- initiator: channel + RTS ------------------------------------------------------------------
@@ -302,6 +334,16 @@ asio::awaitable<void> Engine::Impl::poll_channel(std::int64_t channel_id) {
     channel = channel_by_id(channel_id);
     if (!channel || channel->state == "closed") co_return;
     auto r = co_await fetch(channel->fetch_slot, channel->fetch_index);
+    if (!r && refused_content(r.error())) {
+      // Something we will never read (larger than MaxSize, broken metadata): not downloaded, the
+      // slot is passed over so later messages still arrive. Never acked: the peer sees it undelivered.
+      SQLite::Transaction tx(db);
+      if (!mark_slot_fetched(db, *channel, channel->fetch_slot, channel->fetch_index, false, now())) break;
+      tx.commit();
+      warn("slot " + std::to_string(channel->fetch_index) + " from " + short_address(contact->address) + " refused (" +
+           r.error().description + "; limit " + std::to_string(max_size) + " bytes); skipped, not acknowledged");
+      continue;
+    }
     if (!r) {
       network_trouble = !r.error().not_found();
       break;
@@ -333,6 +375,13 @@ asio::awaitable<void> Engine::Impl::poll_channel(std::int64_t channel_id) {
     for (const auto& [slot, index] : skipped) {
       auto r = co_await fetch(slot, index);
       if (r) handle_slot_payload(*channel_by_id(channel_id), slot, index, true, *r);
+      else if (refused_content(r.error())) {
+        SQLite::Transaction tx(db);
+        mark_slot_fetched(db, *channel, slot, index, true, now());
+        tx.commit();
+        warn("skipped slot " + std::to_string(index) + " from " + short_address(contact->address) + " refused (" +
+             r.error().description + "); dropped");
+      }
     }
     SQLite::Statement d(db, "DELETE FROM skipped_slot WHERE channel_id = ? AND since_at <= ?");
     d.bind(1, channel_id);
@@ -357,30 +406,7 @@ void Engine::Impl::handle_slot_payload(const ChannelRow& channel, const std::str
   if (!contact || !account) return;
   const auto t = now();
   SQLite::Transaction tx(db);
-  if (was_skipped) {
-    SQLite::Statement d(db, "DELETE FROM skipped_slot WHERE channel_id = ? AND slot = ?");
-    d.bind(1, channel.id);
-    d.bind(2, slot);
-    d.exec();
-  } else if (index >= channel.fetch_index) {
-    // Slots passed over stay polled for a while (the peer may still fill them).
-    auto chain = freemail::slot_chain(channel.fetch_slot, static_cast<std::size_t>(index - channel.fetch_index + 2));
-    if (!chain) return;
-    for (std::int64_t k = 0; k < index - channel.fetch_index; ++k) {
-      SQLite::Statement s(db, "INSERT OR IGNORE INTO skipped_slot (channel_id, slot, slot_index, since_at) VALUES (?, ?, ?, ?)");
-      s.bind(1, channel.id);
-      s.bind(2, (*chain)[static_cast<std::size_t>(k)]);
-      s.bind(3, channel.fetch_index + k);
-      s.bind(4, t);
-      s.exec();
-    }
-    SQLite::Statement u(db, "UPDATE channel SET fetch_slot = ?, fetch_index = ?, last_fetch_at = ? WHERE id = ?");
-    u.bind(1, chain->back());
-    u.bind(2, index + 1);
-    u.bind(3, t);
-    u.bind(4, channel.id);
-    u.exec();
-  }
+  if (!mark_slot_fetched(db, channel, slot, index, was_skipped, t)) return;
   auto parsed = wire::parse_payload(payload);
   if (!parsed) {
     log("slot " + std::to_string(index) + " from " + short_address(contact->address) + " unreadable (" + parsed.error() + "); skipped");
@@ -425,12 +451,34 @@ void Engine::Impl::handle_slot_payload(const ChannelRow& channel, const std::str
   tx.commit();
 }
 
-// In the caller's transaction: dedup by (account, peer, id), verify, deliver, queue the ack.
+// In the caller's transaction: verify, dedup by (account, peer, id), deliver, queue the ack.
+//
+// A message whose x-fcpmail-signature does not verify is refused outright: not stored, not acked,
+// and its id not recorded. Only the two channel ends hold the channel's insert key, so such a
+// message is forged (leaked channel key), altered, or from a peer whose key no longer matches its
+// mailpage. Storing it would put a lie in the mailbox; acking it would tell the genuine sender that
+// its message with that id arrived; recording the id would make us drop the genuine message with
+// that id as a duplicate. Refused this way, a genuine sender keeps the message as undelivered and
+// its next resend (correctly signed) still gets through, and the user sees a warning.
+// Messages without a signature (every Freemail peer) are delivered as `absent`.
 void Engine::Impl::store_incoming(const ChannelRow& channel, const ContactRow& contact, const AccountRow& account,
                                   const wire::ChannelPayload& payload) {
   const auto t = now();
   const std::int64_t message_id = payload.ids.front();
   const std::string& body = payload.body();
+  // The peer's key comes from its mailpage (fetched for the RTS either way round); the channel is
+  // the RTS `channel` value both ends hold, so the sender signed exactly this context.
+  const auto key = public_key_of(contact.rsa_public);
+  const std::string channel_key = insert_uri_of_channel(channel.id);
+  const auto signature = wire::verify_message(
+      payload, wire::SignatureContext{contact.identity_id, account.identity_id, channel_key}, key ? &*key : nullptr);
+  if (signature == wire::SignatureVerdict::invalid) {
+    warn("message " + std::to_string(message_id) + " from " + contact.address + " refused: its x-fcpmail-signature " +
+         (key ? "does not verify with the sender's key (forged or altered)"
+              : "cannot be checked (the sender's key is unknown: " + key.error() + ")") +
+         "; not stored, not acknowledged");
+    return;
+  }
   SQLite::Statement seen(db, "INSERT OR IGNORE INTO seen_message (account_id, contact_id, message_id, received_at) VALUES (?, ?, ?, ?)");
   seen.bind(1, account.id);
   seen.bind(2, contact.id);
@@ -438,12 +486,6 @@ void Engine::Impl::store_incoming(const ChannelRow& channel, const ContactRow& c
   seen.bind(4, t);
   const bool is_new = seen.exec() > 0;
   if (is_new) {
-    // The peer's key comes from its mailpage (fetched for the RTS either way round); the channel is
-    // the RTS `channel` value both ends hold, so the sender signed exactly this context.
-    const auto key = public_key_of(contact.rsa_public);
-    const std::string channel_key = insert_uri_of_channel(channel.id);
-    const auto signature = wire::verify_message(
-        payload, wire::SignatureContext{contact.identity_id, account.identity_id, channel_key}, key ? &*key : nullptr);
     std::string stored = "X-Fcpmail-Signature: " + std::string(wire::to_string(signature)) + "\r\n" +
                          "X-Fcpmail-Sender: " + contact.address + "\r\n" +
                          "Received: (fcpmail from a Freemail channel); " + iso8601(to_time_point(t)) + "\r\n" + body;

@@ -5,12 +5,57 @@
 
 #include "freemail/address.h"
 #include "freemail/mailpage.h"
+#include "freemail/slot_chain.h"
 
 #include <nlohmann/json.hpp>
 
 namespace fcpmail::engine {
 
 namespace asio = boost::asio;
+
+bool refused_content(const NodeError& e) {
+  if (e.kind != NodeError::Kind::failed) return false;
+  switch (e.code) {
+    case 1:   // too deep archive recursion
+    case 2:   // unknown splitfile metadata
+    case 3:   // unknown metadata
+    case 4:   // invalid metadata
+    case 6:   // block decode error
+    case 7:   // too many metadata levels
+    case 9:   // too much recursion (a get never collides)
+    case 16:  // too many redirects
+    case 21:  // too big: above the MaxSize of the request
+    case 22:  // metadata too big
+    case 23:  // too many blocks per segment
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+
+// A channel kept open (and polled) for years is a cost a stranger should not be able to impose:
+// Freemail's own RTSs carry creation + 7 days, so anything far beyond that is refused.
+constexpr int max_timeout_channel_lifetimes = 4;
+// A mailpage is three short lines; 64 KiB leaves room for any sane key size.
+constexpr std::size_t max_mailpage_size = 64 * 1024;
+
+std::string refusal_reason(const NodeError& e, std::size_t limit) {
+  if (e.code == 21 || e.code == 22)
+    return "larger than the " + std::to_string(limit) + "-byte limit, not downloaded (" + e.description + ")";
+  return "unusable content (" + e.description + ")";
+}
+
+// A peer's epoch-ms value for a log line: ISO 8601 when it is a plausible date, else the number
+// (converting an arbitrary int64 of ms to the clock's nanoseconds would overflow).
+std::string describe_time(std::int64_t ms) {
+  constexpr std::int64_t year_9999 = 253'402'300'799'999;
+  if (ms < 0 || ms > year_9999) return std::to_string(ms) + " ms since 1970";
+  return iso8601(to_time_point(ms));
+}
+
+}  // namespace
 
 void Engine::Impl::ensure_rts_days(const AccountRow& account) {
   const auto t = now();
@@ -47,6 +92,20 @@ asio::awaitable<void> Engine::Impl::poll_rts_day(std::int64_t account_id, std::s
     const std::string key = "KSK@" + account->rtsksk + "-" + day + "-" + std::to_string(n);
     ++requests_by_purpose["rts-poll"];
     auto r = co_await node.get(key, cfg.max_rts_size, "RTS slot " + day + "-" + std::to_string(n) + " of " + short_address(account->address));
+    if (!r && refused_content(r.error())) {
+      // Used up by something we will never read (e.g. a 2 MiB + 1 blob, refused by MaxSize): mark
+      // it found so the look-ahead moves past it and it is not fetched again on every pass.
+      SQLite::Statement s(db, "INSERT OR IGNORE INTO rts_slot (account_id, day, slot, found_at) VALUES (?, ?, ?, ?)");
+      s.bind(1, account_id);
+      s.bind(2, day);
+      s.bind(3, n);
+      s.bind(4, now());
+      s.exec();
+      found.insert(n);
+      last_result = "slot " + std::to_string(n) + " refused";
+      log("RTS at " + key + " refused: " + refusal_reason(r.error(), cfg.max_rts_size) + "; slot skipped");
+      continue;
+    }
     if (!r) {
       if (!r.error().not_found()) {
         clean = false;
@@ -127,22 +186,37 @@ asio::awaitable<void> Engine::Impl::process_rts(std::int64_t inbox_id) {
   };
   auto account = account_by_id(account_id);
   if (!account) co_return;
-  if (blob.size() > cfg.max_rts_size) co_return drop("too large");
+  if (blob.size() > cfg.max_rts_size) co_return drop("too large (" + std::to_string(blob.size()) + " bytes, limit " + std::to_string(cfg.max_rts_size) + ")");
   auto own_key = private_key(account_id);
   if (!own_key) co_return drop(own_key.error());
   auto open_job = [blob, k = *own_key] { return wire::open_rts(blob, k); };
   auto opened = co_await on_pool(std::move(open_job));
   if (!opened) co_return drop("not readable with our key (" + opened.error() + ")");
   const auto& f = opened->fields;
-  if (f.to != account->identity_id) co_return drop("addressed to someone else");
-  const std::string key_hash = hex_sha256(f.channel);
+  if (f.to != account->identity_id)
+    co_return drop("addressed to someone else (to=" + f.to + ", we are " + account->identity_id + ")");
   {
+    const auto t = now();
+    if (f.timeout_ms < t)
+      co_return drop("expired: its channel timed out at " + describe_time(f.timeout_ms));
+    const auto latest = t + max_timeout_channel_lifetimes * cfg.intervals.channel_send.count();
+    if (f.timeout_ms > latest)
+      co_return drop("its timeout " + describe_time(f.timeout_ms) + " is too far ahead (latest accepted: " +
+                     describe_time(latest) + ")");
+  }
+  for (const auto* slot : {&f.initiator_slot, &f.responder_slot})
+    if (auto ok = freemail::check_slot(*slot); !ok) co_return drop("bad slot '" + *slot + "': " + ok.error());
+  const std::string key_hash = hex_sha256(f.channel);
+  // Freemail ignores an RTS for a channel it already has; so do we, whatever day's KSK slot the
+  // same blob is found on again, and whether it became a channel or a contact request.
+  auto already_handled = [&] {
     SQLite::Statement d(db, "SELECT (SELECT COUNT(*) FROM channel WHERE account_id = ?1 AND key_hash = ?2) + (SELECT COUNT(*) FROM contact_request WHERE account_id = ?1 AND channel_key_hash = ?2)");
     d.bind(1, account_id);
     d.bind(2, key_hash);
     d.executeStep();
-    if (d.getColumn(0).getInt() > 0) co_return drop("a repeat of an RTS already handled");
-  }
+    return d.getColumn(0).getInt() > 0;
+  };
+  if (already_handled()) co_return drop("a repeat of an RTS already handled (same channel)");
   auto sender_id = wire::identity_of_mailsite(f.mailsite);
   if (!sender_id) co_return drop("bad mailsite field: " + sender_id.error());
   auto sender_identity = freemail::identity_from_base64_id(*sender_id);
@@ -152,7 +226,9 @@ asio::awaitable<void> Engine::Impl::process_rts(std::int64_t inbox_id) {
   if (contact && (contact->state == "denied" || contact->state == "revoked"))
     co_return drop("sender " + contact->address + " is " + contact->state);
   // The sender's mailpage gives the key that must have signed the RTS.
-  auto page_bytes = co_await node.get(f.mailsite, 64 * 1024, "mailpage of RTS sender " + short_address(sender_address));
+  auto page_bytes = co_await node.get(f.mailsite, max_mailpage_size, "mailpage of RTS sender " + short_address(sender_address));
+  if (!page_bytes && refused_content(page_bytes.error()))
+    co_return drop("the sender's mailpage was refused: " + refusal_reason(page_bytes.error(), max_mailpage_size));
   if (!page_bytes) {
     if (attempts + 1 >= 15) co_return drop("the sender's mailpage stayed unreachable");
     SQLite::Statement u(db, "UPDATE rts_inbox SET attempts = attempts + 1, next_at = ? WHERE id = ?");
@@ -181,6 +257,11 @@ asio::awaitable<void> Engine::Impl::process_rts(std::int64_t inbox_id) {
   if (!nickname.empty()) sender_address = freemail::local_part_from_nickname(nickname) + "@" + sender_identity->domain();
 
   contact = contact_by_identity(account_id, *sender_id);
+  if (contact && (contact->state == "denied" || contact->state == "revoked"))
+    co_return drop("sender " + contact->address + " is " + contact->state);
+  // A copy of the same RTS (another day's slot) may have been handled while we were waiting on the
+  // node: check again, now that nothing suspends until the commit.
+  if (already_handled()) co_return drop("a repeat of an RTS already handled (same channel)");
   SQLite::Transaction tx(db);
   if ((contact && contact->state == "accepted") || cfg.contact_requests_auto) {
     const auto contact_id = contact ? contact->id : ensure_contact(account_id, sender_address, *sender_id);
