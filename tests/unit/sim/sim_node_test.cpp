@@ -548,6 +548,57 @@ TEST_CASE("fault injection: delays, transient DNF, dropped connections") {
     Client d(sim.port(), "drop-2");  // message 4
     generate(d);                     // message 5
   }
+  SUBCASE("every 2nd ClientPut is taken, then its connection closes before the reply") {
+    fcp::sim::SimConfig config;
+    config.drop_put_every = 2;
+    RunningSim sim(config);
+    Client c(sim.port(), "put-drop");
+    c.send(put("KSK@first", "p1", "one"));
+    c.until("PutSuccessful");
+    c.send(put("KSK@second", "p2", "two"));
+    bool answered = false;  // URIGenerated may come first; PutSuccessful never does
+    while (auto m = c.next_or_eof()) answered |= m->name == "PutSuccessful" || m->name == "PutFailed";
+    CHECK_FALSE(answered);
+    Client d(sim.port(), "put-drop-2");  // the insert went through: the data is there
+    d.send(get("KSK@second", "g"));
+    auto got = d.until("AllData");
+    CHECK(got.back().payload == "two");
+  }
+  SUBCASE("every 2nd AllData is cut off half-way through its payload") {
+    fcp::sim::SimConfig config;
+    config.drop_all_data_every = 2;
+    RunningSim sim(config);
+    Client c(sim.port(), "cut");
+    const std::string data = incompressible(1000, 3);
+    c.send(put("KSK@cut", "p", data));
+    c.until("PutSuccessful");
+    c.send(get("KSK@cut", "g1"));
+    CHECK(c.until("AllData").back().payload == data);
+    c.send(get("KSK@cut", "g2"));
+    bool whole_all_data = false;
+    while (auto m = c.next_or_eof()) whole_all_data |= m->name == "AllData";
+    CHECK_FALSE(whole_all_data);  // the connection ended inside the payload
+    Client d(sim.port(), "cut-2");
+    d.send(get("KSK@cut", "g3"));
+    CHECK(d.until("AllData").back().payload == data);  // the 3rd is whole again
+  }
+  SUBCASE("reply delay: every reply leaves late, in order, on a connection that stays up") {
+    fcp::sim::SimConfig config;
+    config.reply_delay_ms = 200;
+    RunningSim sim(config);
+    auto start = std::chrono::steady_clock::now();
+    Client c(sim.port(), "slow");  // waits for NodeHello
+    CHECK(std::chrono::steady_clock::now() - start >= 190ms);
+    start = std::chrono::steady_clock::now();
+    c.send(put("KSK@late", "p", "x"));
+    const auto replies = c.until("PutSuccessful");
+    CHECK(std::chrono::steady_clock::now() - start >= 190ms);
+    c.send(get("KSK@late", "g"));
+    CHECK(c.until("AllData").back().payload == "x");
+    CHECK(c.silent_for(300ms));
+    c.send(get("KSK@late", "g2"));  // the connection is still up
+    CHECK(c.until("AllData").back().payload == "x");
+  }
   SUBCASE("drop_connections closes everything, new connections still work") {
     RunningSim sim;
     Client c(sim.port(), "dropped");
