@@ -1,0 +1,290 @@
+#!/usr/bin/env python3
+"""Hostile peers against the real fcpmaild on its embedded simulated node (FCP over TCP). A stranger
+("mallory", fixtures/keys/mallory.key) reads bob's mailpage and puts hostile blobs on bob's RTS KSK
+with `fcpmail node put`: garbage, a truncated RTS, 2 MiB + 1 bytes, a correctly signed RTS for
+someone else, an expired one, one whose sender mailpage has a 1-bit RSA modulus, and a valid one
+replayed on later slots. Each must be refused with a
+log line that says why (the 2 MiB + 1 blob by MaxSize: never downloaded), nothing may reach bob's
+IMAP INBOX, the valid one makes exactly one contact request and no channel or CTS, and the daemon
+keeps serving: afterwards a legitimate message from alice (a second account) still arrives.
+(The same blob on another UTC day's slot is covered by tests/unit/engine/hostile_peer_test.cpp:
+a past day stops being polled seconds after the account appears at this interval scale.)"""
+import base64
+import imaplib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
+fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
+daemon_bin = os.path.join(build, "fcpmaild")
+cli_bin = os.path.join(build, "fcpmail")
+SCALE = "0.0001"  # 5 min polls -> 30 ms; a channel's 7 days -> 60 s (timeouts beyond 4 of those are refused)
+RTS_LIMIT = 2 * 1024 * 1024
+
+work = tempfile.mkdtemp()
+os.chmod(work, 0o700)
+data = os.path.join(work, "data")
+daemon_log = os.path.join(work, "daemon.log")
+daemon = None
+
+
+def fail(why):
+    print("FAIL:", why)
+    if daemon and daemon.poll() is None:
+        daemon.kill()
+        daemon.wait()
+    try:
+        print(open(daemon_log).read()[-6000:])
+    except OSError:
+        pass
+    shutil.rmtree(work, ignore_errors=True)
+    sys.exit(1)
+
+
+def log_text():
+    return open(daemon_log, errors="replace").read()
+
+
+def start_daemon():
+    global daemon
+    log = open(daemon_log, "a")
+    daemon = subprocess.Popen([daemon_bin, "--data-dir", data, "--embedded-node", "--imap-listen", "127.0.0.1:0",
+                               "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
+                               "--interval-scale", SCALE], stdout=log, stderr=log)
+    for _ in range(150):
+        if os.path.exists(os.path.join(data, "control.json")):
+            m = re.search(r"embedded simulated node listening on (127\.0\.0\.1:\d+)", log_text())
+            if m:
+                return json.load(open(os.path.join(data, "control.json"))), m.group(1)
+        if daemon.poll() is not None:
+            fail("daemon exited at start")
+        time.sleep(0.1)
+    fail("daemon did not start")
+
+
+def cli(*args, stdin=None, check=True):
+    env = dict(os.environ, FCPMAIL_DATA_DIR=data)
+    r = subprocess.run([cli_bin, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
+    if check and r.returncode != 0:
+        fail(f"fcpmail {' '.join(args)}: rc={r.returncode} {r.stdout} {r.stderr}")
+    return r
+
+
+def cli_json(*args):
+    return json.loads(cli(*args, "--json").stdout)
+
+
+def wait_for(what, pred, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if pred():
+                return
+        except (KeyError, IndexError, json.JSONDecodeError):
+            pass
+        if daemon.poll() is not None:
+            fail("the daemon died while waiting for " + what)
+        time.sleep(0.2)
+    fail("timed out waiting for " + what)
+
+
+def requests_of(account):
+    r = cli_json("requests", "list", "--account", account)
+    return r if isinstance(r, list) else r.get("requests", [])
+
+
+def inbox(endpoints, account, password="pw"):
+    host, port = endpoints["imap"].rsplit(":", 1)
+    with imaplib.IMAP4(host, int(port)) as imap:
+        imap.login(account, password)
+        imap.select("INBOX", readonly=True)
+        _, ids = imap.search(None, "ALL")
+        out = []
+        for num in ids[0].split():
+            _, msg = imap.fetch(num, "(BODY.PEEK[])")
+            out.append(msg[0][1].decode("utf-8", "replace"))
+        return out
+
+
+def create(name):
+    r = cli("account", "create", name, "--password-stdin", "--rsa-key", os.path.join(fixtures, "keys", name + ".key"),
+            stdin="pw\n")
+    for line in r.stdout.splitlines():
+        if "@" in line and line.strip().endswith(".freemail"):
+            return line.split()[-1]
+    fail("no address in: " + r.stdout)
+
+
+def send(frm, to, subject, body):
+    path = os.path.join(work, "msg.txt")
+    with open(path, "w", newline="") as f:
+        f.write(f"From: {frm}\r\nTo: {to}\r\nSubject: {subject}\r\n\r\n{body}\r\n")
+    r = cli("send", "--from", frm, "--to", to, "--file", path)
+    digits = [int(w.strip("#.;")) for w in r.stdout.split() if w.strip("#.;").isdigit()]
+    return digits[0]
+
+
+def node(fcp, *args):
+    return cli("node", *args, "--fcp", fcp)
+
+
+def node_put(fcp, uri, data_bytes, name):
+    path = os.path.join(work, name)
+    with open(path, "wb") as f:
+        f.write(data_bytes)
+    node(fcp, "put", uri, "--file", path)
+
+
+def random_slot():
+    return base64.b32encode(os.urandom(32)).decode().rstrip("=")
+
+
+def genssk(fcp):
+    """(insert URI, request URI), both ending in '/'."""
+    out = cli_json("node", "genssk", "--fcp", fcp)
+    insert, request = out.get("insert_uri"), out.get("request_uri")
+    if not insert or not request:
+        fail("unexpected genssk output: " + json.dumps(out))
+    return insert, request
+
+
+def rts_encode(mailsite, to, timeout_ms, out_name):
+    insert, _ = genssk(fcp)
+    path = os.path.join(work, out_name)
+    cli("rts", "encode", "--key", os.path.join(fixtures, "keys", "mallory.key"),
+        "--recipient-mailpage", os.path.join(fixtures, "keys", "bob.mailpage"), "--mailsite", mailsite, "--to", to,
+        "--channel", insert, "--initiator-slot", random_slot(), "--responder-slot", random_slot(),
+        "--timeout", str(timeout_ms), "--out", path)
+    return open(path, "rb").read()
+
+
+def logged(*fragments):
+    return [line for line in log_text().splitlines() if all(f in line for f in fragments)]
+
+
+try:
+    endpoints, fcp = start_daemon()
+    alice = create("alice")
+    bob = create("bob")
+    print("ok: accounts", alice, bob, "node", fcp)
+
+    accounts = cli_json("account", "list")
+    accounts = accounts if isinstance(accounts, list) else accounts.get("accounts", [])
+    ids = {a["address"]: a.get("identity_id") for a in accounts}
+    if not ids.get(bob) or not ids.get(alice):
+        fail("no identity ids in `fcpmail account list --json`: " + json.dumps(accounts))
+
+    # The KSKs the daemon polls for bob, as `fcpmail queues` shows them.
+    def bob_rtsksk():
+        for r in cli_json("queues").get("rts", []):
+            m = re.fullmatch(r"KSK@([a-z]+)-\d{8}-\d+", r.get("key", ""))
+            if r.get("account") == bob and m:
+                return m.group(1)
+        return None
+
+    wait_for("bob's RTS KSKs in `fcpmail queues`", lambda: bob_rtsksk() is not None)
+    rtsksk = bob_rtsksk()
+    day = time.strftime("%Y%m%d", time.gmtime())
+    ksk = lambda n: f"KSK@{rtsksk}-{day}-{n}"
+    print("ok: bob's RTS KSK", ksk("N"))
+
+    # Mallory's mailpage, published under an SSK of mallory's own.
+    m_insert, m_request = genssk(fcp)
+    node_put(fcp, m_insert + "mailsite-1/mailpage", open(os.path.join(fixtures, "keys", "mallory.mailpage"), "rb").read(),
+             "mallory.mailpage")
+    mallory_site = "USK@" + m_request[4:-1] + "/mailsite/-1/mailpage"
+
+    # A second stranger whose mailpage carries a 1-bit RSA modulus.
+    w_insert, w_request = genssk(fcp)
+    node_put(fcp, w_insert + "mailsite-1/mailpage",
+             b"rtsksk=abcdefghijklmnopqrstuvwxyzabcdef\r\nasymkey.modulus=1\r\nasymkey.pubexponent=h\r\n", "weak.mailpage")
+    weak_site = "USK@" + w_request[4:-1] + "/mailsite/-1/mailpage"
+
+    now_ms = int(time.time() * 1000)
+    valid = rts_encode(mallory_site, ids[bob], now_ms + 150_000, "valid.rts")
+    wrong_to = rts_encode(mallory_site, ids[alice], now_ms + 150_000, "wrong-to.rts")
+    expired = rts_encode(mallory_site, ids[bob], now_ms - 60_000, "expired.rts")
+    weak = rts_encode(weak_site, ids[bob], now_ms + 150_000, "weak-key.rts")
+    blobs = [
+        ("garbage", os.urandom(len(valid)), "dropped: not readable with our key"),
+        ("truncated", valid[:700], "dropped: not readable with our key"),
+        ("2 MiB + 1", os.urandom(RTS_LIMIT + 1), f"refused: larger than the {RTS_LIMIT}-byte limit, not downloaded"),
+        ("wrong to", wrong_to, "dropped: addressed to someone else"),
+        ("expired", expired, "dropped: expired: its channel timed out at"),
+        ("1-bit modulus mailpage", weak, "dropped: the sender's mailpage is unusable: mailpage: asymkey.modulus has 1 bits"),
+        ("valid", valid, None),
+        ("replay", valid, "dropped: a repeat of an RTS already handled"),
+    ]
+    for n, (what, blob, _) in enumerate(blobs, start=1):
+        node_put(fcp, ksk(n), blob, f"blob-{n}")
+    print("ok: hostile blobs inserted on", ksk(f"1..{len(blobs)}"))
+
+    for n, (what, _, expect) in enumerate(blobs, start=1):
+        if expect:
+            wait_for(f"the log line for the {what} blob", lambda: logged(f"RTS at {ksk(n)} ", expect), timeout=60)
+            print(f"ok: {what}:", logged(f"RTS at {ksk(n)} ", expect)[0].split(" ", 2)[2])
+    wait_for("mallory's contact request", lambda: len(requests_of(bob)) == 1)
+    # The oversized blob was refused by the node on the daemon's MaxSize, never stored for checking.
+    if logged(f"RTS found at {ksk(3)}"):
+        fail("the 2 MiB + 1 blob was downloaded")
+    # The replay once more, on a later slot, after the request exists.
+    node_put(fcp, ksk(len(blobs) + 1), valid, "replay-again")
+    wait_for("the second replay's log line", lambda: logged(f"RTS at {ksk(len(blobs) + 1)} ", "a repeat of an RTS already handled"))
+    time.sleep(1)
+    reqs = requests_of(bob)
+    if len(reqs) != 1:
+        fail(f"expected exactly one contact request (mallory's), got {reqs}")
+    q = cli_json("queues")
+    channels = q.get("channels", []) if isinstance(q, dict) else []
+    if channels:
+        fail(f"a channel exists though nothing was approved: {channels}")
+    if inbox(endpoints, bob):
+        fail("something reached bob's INBOX")
+    if daemon.poll() is not None:
+        fail("the daemon died")
+    if logged("internal error"):
+        fail("internal error: " + logged("internal error")[0])
+    print("ok: one contact request, no channel, empty INBOX, daemon alive")
+
+    # Still serving: a legitimate message from alice arrives.
+    cli("contacts", "add", alice, "--account", bob, check=False)
+    m1 = send(alice, bob, "legit", "a legitimate message after the hostile ones")
+    cli("outbox", "approve", str(m1))
+
+    def alice_request():
+        for r in requests_of(bob):
+            if alice.split("@")[1] in json.dumps(r):
+                return r
+        return None
+
+    def delivered():
+        got = inbox(endpoints, bob)
+        return len(got) == 1 and "a legitimate message after the hostile ones" in got[0]
+
+    end = time.time() + 90
+    while time.time() < end and not delivered():
+        r = alice_request()
+        if r:
+            cli("requests", "approve", str(r["id"]))
+        time.sleep(0.3)
+    if not delivered():
+        fail("the legitimate message did not arrive: " + repr(inbox(endpoints, bob)))
+    if daemon.poll() is not None:
+        fail("the daemon died")
+    print("ok: the legitimate message from alice arrived; bob's INBOX holds only it")
+finally:
+    if daemon and daemon.poll() is None:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
+shutil.rmtree(work, ignore_errors=True)
+print("PASS")
