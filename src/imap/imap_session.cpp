@@ -1173,6 +1173,8 @@ void Session::cmd_search(const Command& c, std::string& out, bool uid, std::size
         if (!m) return false;
         const std::string& v = k.op == Op::from ? m->from : k.op == Op::to ? m->to : k.op == Op::cc ? m->cc
                               : k.op == Op::bcc ? m->bcc : m->subject;
+        // Encoded words (=?utf-8?q?...?=) are searched as the text they stand for.
+        if (v.find("=?") != std::string::npos) return icontains(mime::decode_encoded_words(v), k.a);
         return icontains(v, k.a);
       }
       case Op::header: {
@@ -1180,7 +1182,9 @@ void Session::cmd_search(const Command& c, std::string& out, bool uid, std::size
         if (!l) { failed = true; return false; }
         std::string_view h(l->bytes.data() + l->root.header.begin, l->root.header.size());
         for (auto& [name, value] : mime::header_fields(h))
-          if (iequals(name, k.a) && icontains(value, k.b)) return true;
+          if (iequals(name, k.a) && (icontains(value, k.b) || (value.find("=?") != std::string::npos &&
+                                                               icontains(mime::decode_encoded_words(value), k.b))))
+            return true;
         return false;
       }
       case Op::body:

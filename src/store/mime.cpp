@@ -800,4 +800,117 @@ std::optional<std::string> section_bytes(std::string_view m, const Part& root, c
   return out;
 }
 
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+std::optional<std::string> decode_b(std::string_view in) {
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '+') v = 62;
+    else if (c == '/') v = 63;
+    else if (c == '=') break;
+    else return std::nullopt;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> decode_q(std::string_view in) {
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '_') out.push_back(' ');
+    else if (in[i] == '=') {
+      if (i + 2 >= in.size()) return std::nullopt;
+      int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else {
+      out.push_back(in[i]);
+    }
+  }
+  return out;
+}
+
+std::string latin1_to_utf8(std::string_view in) {
+  std::string out;
+  for (unsigned char c : in) {
+    if (c < 0x80) out.push_back(static_cast<char>(c));
+    else {
+      out.push_back(static_cast<char>(0xc0 | (c >> 6)));
+      out.push_back(static_cast<char>(0x80 | (c & 0x3f)));
+    }
+  }
+  return out;
+}
+
+// One encoded word starting at `at` ("=?"): its decoded text and its length, or nullopt.
+std::optional<std::pair<std::string, std::size_t>> encoded_word(std::string_view v, std::size_t at) {
+  auto q1 = v.find('?', at + 2);
+  if (q1 == std::string_view::npos) return std::nullopt;
+  auto q2 = v.find('?', q1 + 1);
+  if (q2 == std::string_view::npos || q2 != q1 + 2) return std::nullopt;
+  auto end = v.find("?=", q2 + 1);
+  if (end == std::string_view::npos) return std::nullopt;
+  std::string charset = lower(v.substr(at + 2, q1 - at - 2));
+  if (auto star = charset.find('*'); star != std::string::npos) charset.resize(star);  // RFC 2231 language
+  char enc = static_cast<char>(std::toupper(static_cast<unsigned char>(v[q1 + 1])));
+  std::string_view text = v.substr(q2 + 1, end - q2 - 1);
+  if (text.find(' ') != std::string_view::npos) return std::nullopt;
+  std::optional<std::string> raw = enc == 'B' ? decode_b(text) : enc == 'Q' ? decode_q(text) : std::nullopt;
+  if (!raw) return std::nullopt;
+  std::string decoded;
+  if (charset == "utf-8" || charset == "utf8" || charset == "us-ascii") decoded = std::move(*raw);
+  else if (charset == "iso-8859-1" || charset == "latin1" || charset == "windows-1252") decoded = latin1_to_utf8(*raw);
+  else return std::nullopt;
+  return std::make_pair(std::move(decoded), end + 2 - at);
+}
+
+}  // namespace
+
+std::string decode_encoded_words(std::string_view v) {
+  if (v.find("=?") == std::string_view::npos) return std::string(v);
+  std::string out;
+  std::size_t i = 0;
+  std::size_t after_word = std::string_view::npos;  // where the last decoded word ended
+  while (i < v.size()) {
+    auto at = v.find("=?", i);
+    if (at == std::string_view::npos) {
+      out.append(v.substr(i));
+      break;
+    }
+    auto word = encoded_word(v, at);
+    if (!word) {
+      out.append(v.substr(i, at + 2 - i));
+      i = at + 2;
+      after_word = std::string_view::npos;
+      continue;
+    }
+    std::string_view between = v.substr(i, at - i);
+    bool only_space = between.find_first_not_of(" \t\r\n") == std::string_view::npos;
+    if (!(after_word == i && only_space)) out.append(between);
+    out += word->first;
+    i = at + word->second;
+    after_word = i;
+  }
+  return out;
+}
+
 }  // namespace fcpmail::mime

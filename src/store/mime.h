@@ -58,6 +58,12 @@ void append_string(std::string& out, std::string_view s);
 void append_nstring(std::string& out, const std::optional<std::string>& s);
 std::string quote(std::string_view s);
 
+// A header value with its RFC 2047 encoded words (=?charset?Q|B?text?=) decoded to UTF-8, for
+// SEARCH (ENVELOPE keeps them encoded). Charsets: UTF-8, US-ASCII, ISO-8859-1 (and windows-1252
+// read as Latin-1); a word in another charset, or malformed, stays as written. Whitespace between
+// two encoded words is dropped (RFC 2047 §6.2).
+std::string decode_encoded_words(std::string_view value);
+
 // ENVELOPE of a message whose top entity is `top` (the root, or the child of a message/rfc822).
 std::string envelope(std::string_view message, const Part& top);
 // BODYSTRUCTURE (extensible = true) or BODY (extensible = false).

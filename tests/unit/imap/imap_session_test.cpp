@@ -472,3 +472,18 @@ TEST_CASE("SELECT answers from the shared listing; changes before the next comma
   CHECK(has(sel, "[UIDNEXT 5]"));
   CHECK(has(c.send("u UID SEARCH ALL"), "* SEARCH 1 3 4"));
 }
+
+TEST_CASE("SEARCH matches the decoded text of RFC 2047 encoded words (reported by clients, imap-bugs #1)") {
+  World w;
+  REQUIRE(w.store.deliver(alice, "INBOX",
+                          "From: =?utf-8?q?J=C3=BCrgen?= <j@example.org>\r\nSubject: =?utf-8?q?Gr=C3=BC=C3=9Fe_aus_Wien?=\r\n"
+                          "X-Note: =?utf-8?b?w6Rw?=\r\n\r\nbody\r\n",
+                          {}, 1000000009));
+  Client c(w);
+  c.login_select();
+  CHECK(has(c.send("a SEARCH CHARSET UTF-8 SUBJECT {7+}\r\nGrüße"), "* SEARCH 4\r\n"));
+  CHECK(has(c.send("b SEARCH FROM \"rgen\""), "* SEARCH 4\r\n"));
+  CHECK(has(c.send("c SEARCH SUBJECT \"aus Wien\""), "* SEARCH 4\r\n"));
+  CHECK(has(c.send("d SEARCH HEADER X-Note {3+}\r\näp"), "* SEARCH 4\r\n"));
+  CHECK(has(c.send("e SEARCH SUBJECT \"note\""), "* SEARCH 1 2 3\r\n"));
+}

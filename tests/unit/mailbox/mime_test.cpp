@@ -178,3 +178,18 @@ TEST_CASE("hostile structure: no boundary, missing close, deep nesting, bare LF"
   CHECK(lr.body.begin == 13);
   CHECK(envelope(lf, lr) == "(NIL \"lf\" NIL NIL NIL NIL NIL NIL NIL NIL)");
 }
+
+TEST_CASE("decode_encoded_words: Q and B words in UTF-8 and Latin-1; others and broken ones stay") {
+  using fcpmail::mime::decode_encoded_words;
+  CHECK(decode_encoded_words("=?utf-8?q?Gr=C3=BC=C3=9Fe_aus_Wien?=") == "Grüße aus Wien");
+  CHECK(decode_encoded_words("=?UTF-8?B?R3LDvMOfZQ==?=") == "Grüße");
+  CHECK(decode_encoded_words("=?iso-8859-1?q?caf=E9?= au lait") == "café au lait");
+  // Whitespace between two encoded words goes; between a word and text it stays.
+  CHECK(decode_encoded_words("=?utf-8?q?a?= =?utf-8?q?b?= c") == "ab c");
+  CHECK(decode_encoded_words("x =?utf-8?q?y?=") == "x y");
+  CHECK(decode_encoded_words("=?koi8-r?q?=F0?=") == "=?koi8-r?q?=F0?=");
+  CHECK(decode_encoded_words("=?utf-8?q?bad=ZZ?=") == "=?utf-8?q?bad=ZZ?=");
+  CHECK(decode_encoded_words("=?utf-8?x?what?=") == "=?utf-8?x?what?=");
+  CHECK(decode_encoded_words("no words =? here") == "no words =? here");
+  CHECK(decode_encoded_words("=?utf-8?q?unterminated") == "=?utf-8?q?unterminated");
+}
