@@ -150,6 +150,12 @@ void LoginGate::check(std::string user, std::string password, std::string peer, 
     const LaneKey key{throttle_key(attempt.user), attempt.peer};
     auto [lane, fresh] = shared_->lanes.try_emplace(key);
     if (!fresh) {
+      if (lane->second.waiting.size() >= shared_->throttle.policy().max_waiting) {
+        LoginVerdict refused;
+        refused.locked_out = true;
+        boost::asio::post(attempt.executor, [done = std::move(attempt.done), refused] { done(refused); });
+        return;
+      }
       lane->second.waiting.push_back(std::move(attempt));
       return;
     }

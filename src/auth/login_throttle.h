@@ -16,6 +16,9 @@ struct LoginPolicy {
   std::chrono::milliseconds max_delay{30000};   // ... up to 30 s
   int lockout_failures = 20;                    // per user, across peers: locked for lockout_for
   std::chrono::seconds lockout_for{900};
+  // Attempts of one (user, peer) are checked one after another; at most this many wait behind the
+  // current one, further ones are refused at once (as locked out) instead of queueing for hours.
+  std::size_t max_waiting = 8;
 };
 
 // What to do with the next attempt of (user, peer).

@@ -155,6 +155,30 @@ TEST_CASE("login gate: parallel guesses from one peer are serialised, each waiti
   CHECK(took >= 700ms);
 }
 
+TEST_CASE("login gate: at most max_waiting attempts of one (user, peer) queue; more are refused at once") {
+  SlowCheck check;
+  boost::asio::io_context io;
+  auto policy = quick_policy();
+  policy.max_waiting = 2;
+  LoginGate gate(check, policy);
+  std::vector<LoginVerdict> verdicts;
+  for (int i = 0; i < 5; ++i)
+    gate.check("me@x", "guess", "10.0.0.9", io.get_executor(), [&](LoginVerdict v) { verdicts.push_back(v); });
+  // One under way, two waiting: the 4th and 5th are answered first, without a check.
+  run_until(io, [&] { return verdicts.size() >= 2; });
+  REQUIRE(verdicts.size() >= 2);
+  CHECK(verdicts[0].locked_out);
+  CHECK(verdicts[1].locked_out);
+  run_until(io, [&] { return verdicts.size() >= 5; });
+  CHECK(verdicts.size() == 5);
+  CHECK(check.calls == 3);
+  // Another peer is not affected by that queue.
+  std::optional<LoginVerdict> other;
+  gate.check("me@x", "right", "10.0.0.10", io.get_executor(), [&](LoginVerdict v) { other = v; });
+  run_until(io, [&] { return other.has_value(); });
+  CHECK(other->account == std::optional<std::string>("me@x"));
+}
+
 TEST_CASE("login gate: a locked-out user is refused without a check; other users still get in") {
   SlowCheck check;
   boost::asio::io_context io;
