@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Local abuse: 100 MB lines. Against the real fcpmaild, each of these streams a 100 MiB line with
-no end (and ends it, if the server still listens): IMAP before login, IMAP after login, an SMTP
-command line, and one line inside SMTP DATA. Each must get an error answer (IMAP BAD/BYE, SMTP
-500/552) and/or have its connection closed, the daemon must stay up, its resident memory must stay
-within 64 MiB of where it started (peak and after), and a normal IMAP session (LOGIN+SELECT) and an
+no end (and ends it, and DATA, if the server still listens): IMAP before login, IMAP after login,
+an SMTP command line, one line inside SMTP DATA, and an HTTP header line. Each must get an error
+answer (IMAP BAD/BYE, SMTP 500/552, HTTP 400) and/or have its connection closed, the daemon must
+stay up, its resident memory must stay within 64 MiB of where it started (peak and after), and a normal IMAP session (LOGIN+SELECT) and an
 SMTP submission of another user must keep working while the line is streamed."""
 import os
 import socket
@@ -153,12 +153,15 @@ def main():
         abuse(d, "SMTP command line", smtp_socket(d), [b"500 ", b"421 "])
         abuse(d, "SMTP DATA line", smtp_socket(d, data_for="alice"), [b"552 ", b"500 ", b"421 "],
               end=b"\r\n.\r\n")
+        http = socket.create_connection(("127.0.0.1", int(d.control["http"].rsplit(":", 1)[1])), timeout=10)
+        http.sendall(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Long: ")
+        abuse(d, "HTTP header line", http, [b"HTTP/1.1 400", b"HTTP/1.1 431"], end=b"\r\n\r\n")
         # Nothing of the 100 MiB line reached the outbox.
         for entry in d.outbox():
             if "long line" in str(entry.get("subject", "")):
                 raise Failure("the 100 MiB DATA line was accepted: %r" % entry)
         end_rss = rss_kib(d.process.pid)
-        print("ok: daemon up after all four; RSS %d KiB at start, %d KiB at the end" % (start_rss, end_rss))
+        print("ok: daemon up after all five; RSS %d KiB at start, %d KiB at the end" % (start_rss, end_rss))
         if end_rss - start_rss > BOUND_KIB:
             raise Failure("RSS grew by %d KiB over the whole test" % (end_rss - start_rss))
 
