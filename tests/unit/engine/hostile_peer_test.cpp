@@ -23,6 +23,7 @@
 #include "store/mailbox_store.h"
 
 #include <SQLiteCpp/Statement.h>
+#include <boost/asio/steady_timer.hpp>
 #include <doctest/doctest.h>
 
 #include <fstream>
@@ -63,8 +64,10 @@ std::string random_slot() { return *freemail::slot_from_bytes(crypto::random_byt
 // every request's MaxSize, around the MemoryNode the other engine tests use.
 class SizeLimitedNode final : public Node {
  public:
-  explicit SizeLimitedNode(boost::asio::io_context& io) : memory(io) {}
+  explicit SizeLimitedNode(boost::asio::io_context& io) : memory(io), io_(io) {}
   MemoryNode memory;
+  // Mailpage fetches (USK@...) answer this late: long enough for two RTS checks to overlap.
+  std::chrono::milliseconds mailpage_delay{0};
   std::vector<std::pair<std::string, std::size_t>> gets;  // URI, MaxSize
   std::vector<std::string> refused;                       // URIs answered with code 21
 
@@ -74,6 +77,10 @@ class SizeLimitedNode final : public Node {
   }
   asio::awaitable<NodeResult<std::string>> get(std::string uri, std::size_t max_size, std::string what) override {
     gets.emplace_back(uri, max_size);
+    if (uri.starts_with("USK@") && mailpage_delay.count() > 0) {
+      boost::asio::steady_timer late(io_, mailpage_delay);
+      co_await late.async_wait(boost::asio::use_awaitable);
+    }
     auto r = co_await memory.get(uri, max_size, std::move(what));
     if (r && r->size() > max_size) {
       refused.push_back(uri);
@@ -93,6 +100,9 @@ class SizeLimitedNode final : public Node {
     for (std::size_t i = from; i < gets.size(); ++i) n += gets[i].first == uri;
     return n;
   }
+
+ private:
+  boost::asio::io_context& io_;
 };
 
 EngineConfig hostile_config() {
@@ -301,7 +311,8 @@ TEST_CASE("hostile RTS: a replay on another day's slot makes no second request o
   const auto blob = rts_blob(rts_fields(m, b.identity_id, fresh_timeout()), mallory, fixture_key("bob").public_key());
 
   // The same bytes on today's and yesterday's first slot at once: both are found in one pass and
-  // checked concurrently (the mailpage fetch suspends each check).
+  // checked concurrently (a slow mailpage fetch holds the first check while the second starts).
+  w.node.mailpage_delay = std::chrono::milliseconds(400);
   const auto today = ksk(b, 0, 1), yesterday = ksk(b, 1, 1);
   w.node.memory.store[today] = blob;
   w.node.memory.store[yesterday] = blob;
@@ -311,6 +322,7 @@ TEST_CASE("hostile RTS: a replay on another day's slot makes no second request o
   CHECK(w.count("SELECT COUNT(*) FROM contact_request") == 1);
   CHECK(w.count("SELECT COUNT(*) FROM rts_inbox") == 0);
   CHECK(w.logged({"internal error"}) == 0);  // the second copy is dropped, not a UNIQUE failure
+  w.node.mailpage_delay = std::chrono::milliseconds(0);
 
   // Approved: one channel, one CTS. The replay found again later changes nothing.
   REQUIRE(w.engine.approve_request(w.engine.requests(bob)->front().id).has_value());
