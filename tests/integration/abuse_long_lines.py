@@ -3,8 +3,9 @@
 no end (and ends it, and DATA, if the server still listens): IMAP before login, IMAP after login,
 an SMTP command line, one line inside SMTP DATA, and an HTTP header line. Each must get an error
 answer (IMAP BAD/BYE, SMTP 500/552, HTTP 400) and/or have its connection closed, the daemon must
-stay up, its resident memory must stay within 64 MiB of where it started (peak and after), and a normal IMAP session (LOGIN+SELECT) and an
-SMTP submission of another user must keep working while the line is streamed."""
+stay up, its resident memory must stay within 64 MiB of where it started (peak and after), and a
+normal IMAP session (LOGIN+SELECT) and an SMTP submission of another user must keep working while
+the line is streamed."""
 import os
 import socket
 import sys
