@@ -12,6 +12,7 @@
 #include <boost/asio/write.hpp>
 
 #include <array>
+#include <atomic>
 #include <malloc.h>
 #include <mutex>
 #include <set>
@@ -93,6 +94,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     asio::post(socket_.get_executor(), [self = shared_from_this()] { self->shutdown(); });
   }
 
+  // May this connection make room for a newcomer? Only if it has not logged in and is not in the
+  // middle of a login. Read from the acceptor's thread, hence atomics.
+  bool evictable() const { return evictable_.load(); }
+  std::int64_t last_active() const { return last_active_.load(); }
+  void evict() {
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->send("* BYE too many connections: closing this one, which has not logged in\r\n");
+      self->closing_ = true;
+      self->maybe_finish();
+    });
+  }
+
  private:
   static SessionOptions session_options(const ServerOptions& o) {
     SessionOptions s = o.session;
@@ -119,10 +132,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
+  void note_state() {
+    evictable_ = session_.state() == Session::State::not_authenticated && !session_.login_pending() && !done_ &&
+                 !closing_;
+    last_active_ = std::chrono::steady_clock::now().time_since_epoch().count();
+  }
+
   void read() {
+    note_state();
     socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
       if (ec) return self->shutdown();
       if (self->done_) return;
+      self->last_active_ = std::chrono::steady_clock::now().time_since_epoch().count();
+      self->evictable_ = false;  // busy until the next read is posted
       self->arm_timer();
       self->after(self->session_.receive(std::string_view(self->buffer_.data(), n)));
     });
@@ -141,6 +163,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void check_login() {
+    note_state();
     auto request = session_.take_login_request();
     auto runner = runner_.lock();
     if (!request || !runner) return shutdown();
@@ -185,6 +208,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void shutdown() {
     if (done_) return;
     done_ = true;
+    evictable_ = false;
     boost::system::error_code ignored;
     timer_.cancel();
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
@@ -203,6 +227,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool writing_ = false;
   bool closing_ = false;
   bool done_ = false;
+  std::atomic<bool> evictable_{true};
+  std::atomic<std::int64_t> last_active_{std::chrono::steady_clock::now().time_since_epoch().count()};
 };
 
 std::shared_ptr<LoginRunner> make_runner(LoginCheck& check, [[maybe_unused]] auth::LoginGate* gate) {
@@ -233,6 +259,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       {
         std::lock_guard lock(self->mutex);
         std::erase_if(self->connections, [](const std::weak_ptr<Connection>& w) { return w.expired(); });
+        if (self->connections.size() >= self->options.max_connections) self->make_room();
         if (self->connections.size() >= self->options.max_connections) {
           boost::system::error_code ignored;
           // A fresh socket's send buffer takes these bytes without blocking.
@@ -247,6 +274,25 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       }
       self->accept();
     });
+  }
+
+  // At the cap, the connection idle longest among those that have not logged in gives way, so
+  // a flood of silent connections cannot keep the user's mail client out; logged-in sessions (and
+  // logins under way) are never closed for a newcomer. Called with `mutex` held.
+  void make_room() {
+    std::shared_ptr<Connection> oldest;
+    std::size_t at = 0;
+    for (std::size_t i = 0; i < connections.size(); ++i) {
+      auto c = connections[i].lock();
+      if (!c || !c->evictable()) continue;
+      if (!oldest || c->last_active() < oldest->last_active()) {
+        oldest = std::move(c);
+        at = i;
+      }
+    }
+    if (!oldest) return;
+    connections.erase(connections.begin() + static_cast<std::ptrdiff_t>(at));
+    oldest->evict();
   }
 
   asio::io_context& io;

@@ -12,8 +12,10 @@
 // A connection that sends garbage or drops mid-literal only ends itself. Connections idle for
 // longer than `idle_timeout` (default 31 min, RFC 3501 §5.4 asks for at least 30) are closed; a
 // connection that has not logged in within `login_timeout` of connecting is closed too. At most
-// `max_connections` are served at once: further ones get `* BYE too many connections` and are
-// closed at once.
+// `max_connections` are served at once: at the cap, the connection idle longest among those that
+// have not logged in (and are not logging in) is closed with `* BYE` to make room, so silent
+// connections cannot lock the user's client out; if every one is logged in, the newcomer gets
+// `* BYE too many connections` and is closed at once.
 //
 // LOGIN and AUTHENTICATE end in a pending login that goes through the login gate given in the
 // options (src/auth/login_gate.h: the password check on the gate's worker, a growing delay after
