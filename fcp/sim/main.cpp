@@ -21,8 +21,9 @@ constexpr std::string_view kUsage =
     "  --fetch-delay MS     delay before DataFound / GetFailed (default 0)\n"
     "  --dnf-rate P         probability 0..1 that a fetch of present data fails transiently (13 or 28)\n"
     "  --drop-every N       close the connection carrying every Nth FCP message (fault injection)\n"
-    "  --drop-put-every N   take every Nth ClientPut, then close the connection before its reply\n"
-    "  --drop-all-data-every N  cut every Nth AllData off half-way through its payload and close\n"
+    "  --drop-on-put N,...  take the Nth ClientPut (node-wide, 1 = first), then close the connection\n"
+    "                       before its reply (mid-insert); several counts separated by commas\n"
+    "  --cut-all-data N,... send the Nth AllData only half-way through its payload, then close (mid-fetch)\n"
     "  --reply-delay MS     send every reply this many milliseconds late (a slow node)\n"
     "  --seed S             seed for keys, connection identifiers and fault decisions (default 1)\n"
     "  --help               this text\n"
@@ -77,12 +78,17 @@ int main(int argc, char** argv) {
     } else if (arg == "--drop-every") {
       if (!parse_number(value, config.drop_every) || config.drop_every < 0)
         return usage_error("--drop-every needs a count");
-    } else if (arg == "--drop-put-every") {
-      if (!parse_number(value, config.drop_put_every) || config.drop_put_every < 0)
-        return usage_error("--drop-put-every needs a count");
-    } else if (arg == "--drop-all-data-every") {
-      if (!parse_number(value, config.drop_all_data_every) || config.drop_all_data_every < 0)
-        return usage_error("--drop-all-data-every needs a count");
+    } else if (arg == "--drop-on-put" || arg == "--cut-all-data") {
+      auto& counts = arg == "--drop-on-put" ? config.drop_on_puts : config.cut_all_data;
+      std::string_view rest = value;
+      while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        std::uint64_t n = 0;
+        if (!parse_number(rest.substr(0, comma), n) || n == 0)
+          return usage_error(std::string(arg) + " needs counts from 1 up, separated by commas, got " + std::string(value));
+        counts.insert(n);
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      }
     } else if (arg == "--reply-delay") {
       if (!parse_number(value, config.reply_delay_ms) || config.reply_delay_ms < 0)
         return usage_error("--reply-delay needs milliseconds");

@@ -139,8 +139,8 @@ class Node : public std::enable_shared_from_this<Node> {
   std::uint16_t bound_port = 0;
   std::size_t requests_served = 0;
   std::uint64_t messages_seen = 0;
-  std::uint64_t puts_seen = 0;      // ClientPut messages run (for drop_put_every)
-  std::uint64_t all_data_sent = 0;  // AllData messages sent (for drop_all_data_every)
+  std::uint64_t puts_seen = 0;      // ClientPut messages run (for drop_on_puts)
+  std::uint64_t all_data_sent = 0;  // AllData messages sent (for cut_all_data)
   std::uint64_t next_token = 1;
   std::map<std::uint64_t, std::weak_ptr<Session>> sessions;
   std::map<std::string, std::weak_ptr<Session>> clients;

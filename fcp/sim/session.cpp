@@ -102,8 +102,7 @@ void Session::send(const fcp::Message& message) {
   if (closed_ || cut_) return;
   std::optional<std::size_t> cut_after;
   std::string framed = frame(message);
-  if (message.name == "AllData" && node_->config.drop_all_data_every > 0 &&
-      ++node_->all_data_sent % static_cast<std::uint64_t>(node_->config.drop_all_data_every) == 0)
+  if (message.name == "AllData" && node_->config.cut_all_data.contains(++node_->all_data_sent))
     cut_after = framed.size() - (message.payload ? message.payload->size() / 2 : 0);  // half the payload
   if (node_->config.reply_delay_ms > 0) {  // a slow node: every reply leaves late, in order
     node_->after(node_->config.reply_delay_ms, [self = shared_from_this(), framed = std::move(framed), cut_after]() mutable {
@@ -249,8 +248,7 @@ void Session::run(const NodeHeader& h, std::optional<std::string> payload) {
   if (n == "ClientPut") {
     ++node_->requests_served;
     client_put(h, std::move(payload).value_or(std::string()));
-    if (node_->config.drop_put_every > 0 &&
-        ++node_->puts_seen % static_cast<std::uint64_t>(node_->config.drop_put_every) == 0)
+    if (node_->config.drop_on_puts.contains(++node_->puts_seen))
       close_now();  // fault injection: the insert is under way (its data taken) when the connection goes
   } else if (n == "ClientGet") {
     if (auto error = check_get(h)) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 namespace fcp::sim {
@@ -20,11 +21,13 @@ struct SimConfig {
   int fetch_delay_ms = 0;                 // before DataFound / GetFailed
   double dnf_rate = 0;                    // probability that a fetch of present data fails (13/28)
   int drop_every = 0;                     // close the connection carrying every Nth message (node-wide)
-  // Fault injection aimed at transfers (node-wide counts): the Nth ClientPut is taken (its data is
-  // stored) and the connection closes before the reply, i.e. in the middle of the insert; every
-  // Nth AllData is cut off half-way through its payload, i.e. in the middle of the fetch.
-  int drop_put_every = 0;
-  int drop_all_data_every = 0;
+  // Fault injection aimed at transfers, by node-wide count (1 = the first): at each listed ClientPut
+  // the insert is taken (its data stored) and the connection closes before the reply, i.e. in the
+  // middle of the insert; each listed AllData is cut off half-way through its payload, i.e. in the
+  // middle of the fetch. Listed counts, not "every Nth": a client that re-sends what a drop took
+  // down must not be made to hit the same fault again and again.
+  std::set<std::uint64_t> drop_on_puts;
+  std::set<std::uint64_t> cut_all_data;
   int reply_delay_ms = 0;                 // every message the node sends leaves this much later
   std::uint64_t seed = 1;                 // keys, connection ids, fault decisions
 };

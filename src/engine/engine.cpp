@@ -214,6 +214,12 @@ asio::awaitable<void> Engine::Impl::check_own_inserts() {
     log("the node still has what we inserted before the outage; nothing to re-send");
     co_return;
   }
+  if (found.error().kind == NodeError::Kind::disconnected) {
+    // The connection kept dropping: check again on the next pass once it is back.
+    log("the store check was cut off by the connection (" + found.error().description + "); checking again");
+    --node_outages_seen;
+    co_return;
+  }
   if (!found.error().not_found()) {
     log("cannot check the node's store after the outage (" + found.error().description + "); the usual resends cover it");
     co_return;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Node faults, transfers: fcpmaild on a separate fcpmail-sim (TCP) that takes every 7th ClientPut and
-closes the connection before answering (mid-insert), and cuts every 3rd AllData off half-way through
-its payload (mid-fetch). Mail both ways between two accounts still arrives exactly once (checked by
+"""Node faults, transfers: fcpmaild on a separate fcpmail-sim (TCP) that takes 5 ClientPuts and closes
+the connection before answering each (mid-insert), and cuts 5 AllData off half-way through their
+payload (mid-fetch). Mail both ways between two accounts still arrives exactly once (checked by
 Message-ID in the IMAP INBOX), and the daemon says in its log which request it sent again."""
 import os
 import sys
@@ -10,6 +10,9 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_faults_support"))
 from harness import Harness  # noqa: E402
 
+# Which ClientPut / AllData (counted node-wide from the restart) the node breaks off.
+PUT_DROPS = "4,11,19,28,38"
+ALL_DATA_CUTS = "2,6,11,17,24"
 h = Harness("transfer", scale="0.0002")
 try:
     h.start_sim()
@@ -18,7 +21,7 @@ try:
     # The same store, now misbehaving (down long enough for a refused reconnect: an outage).
     h.kill_sim()
     time.sleep(0.5)
-    h.start_sim("--drop-put-every", 7, "--drop-all-data-every", 3)
+    h.start_sim("--drop-on-put", PUT_DROPS, "--cut-all-data", ALL_DATA_CUTS)
     mark = len(h.log_text())
     n = 5
     for i in range(n):
@@ -44,6 +47,7 @@ try:
     if "the node lost its store" in h.log_text():
         h.fail("a restart that kept the store was taken for one that lost it")
     print(f"ok: {2 * n} messages sent, {total} in the INBOXes, each exactly once; {drops} dropped connections "
+          f"(puts {PUT_DROPS}, AllData {ALL_DATA_CUTS}) "
           f"(reported: {mid_insert} inserts and {mid_fetch} fetches sent again); all delivered {took:.1f}s after the first send")
 finally:
     h.stop()
