@@ -5,6 +5,11 @@
 
 namespace fcpmail::auth {
 
+namespace {
+// Counts stop here (far above any threshold) so a long flood cannot overflow an int.
+constexpr int max_count = 1'000'000;
+}  // namespace
+
 std::string throttle_key(const std::string& user) {
   std::string key = user;
   std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -27,41 +32,42 @@ std::chrono::milliseconds LoginThrottle::delay_after(int failures) const {
   return std::min(delay, policy_.max_delay);
 }
 
+template <class Map, class Key>
+const LoginThrottle::Failures* LoginThrottle::lookup(const Map& map, const Key& key, const Failures& overflow) const {
+  if (auto it = map.find(key); it != map.end()) return &it->second;
+  return map.size() >= capacity() ? &overflow : nullptr;
+}
+
 AttemptRule LoginThrottle::before_attempt(const std::string& user, const std::string& peer, Clock::time_point now) const {
   const std::string key = throttle_key(user);
   AttemptRule rule;
-  if (auto p = pairs_.find({key, peer}); p != pairs_.end()) rule.delay = delay_after(live_count(p->second, now));
-  if (auto u = users_.find(key); u != users_.end())
-    rule.locked_out = policy_.lockout_failures > 0 && live_count(u->second, now) >= policy_.lockout_failures;
+  if (const auto* p = lookup(pairs_, PairKey{key, peer}, pair_overflow_)) rule.delay = delay_after(live_count(*p, now));
+  if (const auto* u = lookup(users_, key, user_overflow_))
+    rule.locked_out = policy_.lockout_failures > 0 && live_count(*u, now) >= policy_.lockout_failures;
   return rule;
 }
 
-template <class Map>
-void LoginThrottle::prune(Map& map, Clock::time_point now) {
-  if (map.size() < max_entries_ / 2) return;
-  std::erase_if(map, [&](const auto& entry) { return live_count(entry.second, now) == 0; });
-  while (map.size() >= max_entries_ / 2) {
-    auto oldest = std::min_element(map.begin(), map.end(),
-                                   [](const auto& a, const auto& b) { return a.second.last < b.second.last; });
-    map.erase(oldest);
-  }
-}
-
 template <class Map, class Key>
-void LoginThrottle::bump(Map& map, const Key& key, Clock::time_point now) {
+void LoginThrottle::bump(Map& map, const Key& key, Failures& overflow, Clock::time_point now) {
   auto it = map.find(key);
   if (it == map.end()) {
-    prune(map, now);
+    if (map.size() >= capacity())
+      std::erase_if(map, [&](const auto& entry) { return live_count(entry.second, now) == 0; });
+    if (map.size() >= capacity()) {
+      overflow.count = std::min(live_count(overflow, now), max_count) + 1;
+      overflow.last = now;
+      return;
+    }
     it = map.emplace(key, Failures{}).first;
   }
-  it->second.count = live_count(it->second, now) + 1;
+  it->second.count = std::min(live_count(it->second, now), max_count) + 1;
   it->second.last = now;
 }
 
 void LoginThrottle::record_failure(const std::string& user, const std::string& peer, Clock::time_point now) {
   const std::string key = throttle_key(user);
-  bump(pairs_, PairKey{key, peer}, now);
-  bump(users_, key, now);
+  bump(pairs_, PairKey{key, peer}, pair_overflow_, now);
+  bump(users_, key, user_overflow_, now);
 }
 
 void LoginThrottle::record_success(const std::string& user, const std::string& peer, Clock::time_point) {

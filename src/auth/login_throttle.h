@@ -32,7 +32,11 @@ class LoginThrottle {
   using Clock = std::chrono::steady_clock;
 
   // max_entries bounds the memory an attacker can make us spend (one entry per distinct user or
-  // (user, peer) pair); the least recently failed entry is forgotten first.
+  // (user, peer) pair, half of it for each kind). A live entry is never forgotten to make room:
+  // otherwise failures on max_entries / 2 made-up names (cheap: no scrypt for an unknown user)
+  // would wipe the count of the user under attack and restart its free guesses and its lockout.
+  // When a table is full of live entries, every name not in it shares one overflow count instead,
+  // so a flood earns all untracked names the penalty, never a fresh start.
   explicit LoginThrottle(LoginPolicy policy = {}, std::size_t max_entries = 4096);
 
   // The rule for an attempt starting at `now`, from the failures recorded so far.
@@ -57,15 +61,18 @@ class LoginThrottle {
 
   // Failures older than lockout_for are forgotten (count as 0).
   int live_count(const Failures& f, Clock::time_point now) const;
+  // The count that applies to `key`: its own entry, else the overflow when the table is full.
   template <class Map, class Key>
-  void bump(Map& map, const Key& key, Clock::time_point now);
-  template <class Map>
-  void prune(Map& map, Clock::time_point now);
+  const Failures* lookup(const Map& map, const Key& key, const Failures& overflow) const;
+  template <class Map, class Key>
+  void bump(Map& map, const Key& key, Failures& overflow, Clock::time_point now);
+  std::size_t capacity() const { return max_entries_ / 2; }
 
   LoginPolicy policy_;
   std::size_t max_entries_;
   std::map<PairKey, Failures> pairs_;
   std::map<std::string, Failures> users_;
+  Failures pair_overflow_, user_overflow_;
 };
 
 // The key a user is throttled under: addresses compare case-insensitively, so "Me@X" and "me@x"

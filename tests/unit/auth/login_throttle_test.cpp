@@ -64,11 +64,34 @@ TEST_CASE("login throttle: memory stays bounded under a flood of distinct users 
   const auto t0 = Clock::time_point{} + 1000h;
   for (int i = 0; i < 10000; ++i) t.record_failure("user" + std::to_string(i), "peer" + std::to_string(i), t0 + i * 1ms);
   CHECK(t.tracked_entries() <= 100);
-  // The most recent entries are the ones kept.
-  t.record_failure("user9999", "peer9999", t0 + 10s);
-  t.record_failure("user9999", "peer9999", t0 + 10s);
-  t.record_failure("user9999", "peer9999", t0 + 10s);
-  CHECK(t.before_attempt("user9999", "peer9999", t0 + 10s).delay == 2000ms);
+  // Names that found no room share the overflow count: the flood earns them the penalty, not a
+  // fresh start ...
+  CHECK(t.before_attempt("user9999", "peer9999", t0 + 10s).locked_out);
+  CHECK(t.before_attempt("newcomer", "peer9999", t0 + 10s).delay == 30000ms);
+  // ... while a name with its own entry keeps its own count.
+  CHECK(t.before_attempt("user0", "peer0", t0 + 10s).delay == 0ms);
+  CHECK_FALSE(t.before_attempt("user0", "peer0", t0 + 10s).locked_out);
+  // Once the flood is older than lockout_for, everything is forgotten and room is made again.
+  const auto later = t0 + 10s + LoginPolicy{}.lockout_for;
+  CHECK_FALSE(t.before_attempt("newcomer", "peer9999", later).locked_out);
+  CHECK(t.before_attempt("newcomer", "peer9999", later).delay == 0ms);
+  for (int i = 0; i < 5; ++i) t.record_failure("newcomer", "peer9999", later);
+  CHECK(t.before_attempt("newcomer", "peer9999", later).delay == 4000ms);
+  CHECK(t.before_attempt("other", "peer9999", later).delay == 0ms);
+  CHECK(t.tracked_entries() <= 100);
+}
+
+TEST_CASE("login throttle: failures on made-up names do not wipe the count of the user under attack") {
+  LoginThrottle t(LoginPolicy{}, 100);  // room for 50 users and 50 (user, peer) pairs
+  const auto t0 = Clock::time_point{} + 1000h;
+  for (int i = 0; i < 19; ++i) t.record_failure("owner@x", "127.0.0.1", t0 + i * 1ms);
+  // Cheap failures (no such user: no scrypt) on enough other names to fill both tables twice.
+  for (int i = 0; i < 200; ++i) t.record_failure("nobody" + std::to_string(i), "127.0.0.1", t0 + 1s + i * 1ms);
+  CHECK(t.before_attempt("owner@x", "127.0.0.1", t0 + 2s).delay == 30000ms);
+  CHECK_FALSE(t.before_attempt("owner@x", "127.0.0.1", t0 + 2s).locked_out);
+  t.record_failure("owner@x", "127.0.0.1", t0 + 2s);  // the 20th
+  CHECK(t.before_attempt("owner@x", "127.0.0.1", t0 + 3s).locked_out);
+  CHECK(t.before_attempt("owner@x", "10.0.0.9", t0 + 3s).locked_out);
 }
 
 TEST_CASE("login throttle: a zero first_delay disables delays; a zero lockout_failures disables lockout") {
