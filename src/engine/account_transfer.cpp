@@ -290,8 +290,10 @@ std::int64_t store_account(Engine::Impl& impl, const json& content) {
   const std::int64_t account_id =
       insert_row(db, "account", a,
                  json{{"insert_uri_sealed", empty_blob()}, {"rsa_private_sealed", empty_blob()},
-                      // published again right after the import; WoT is told again too
-                      {"mailsite_next_at", std::numeric_limits<std::int64_t>::max()}, {"wot_announced", 0}});
+                      // Due at once: import_flow republishes right after this commit (holding the
+                      // busy key so the scheduler waits), and a daemon stopped before that still
+                      // republishes on its next start. WoT is told again too.
+                      {"mailsite_next_at", 0}, {"wot_announced", 0}});
   {
     const std::string where = "account:" + std::to_string(account_id);
     const auto sealed_insert = impl.seal(text(a, "insert_uri"), where + ":insert-uri");
@@ -398,9 +400,18 @@ asio::awaitable<Result<AccountSummary>> import_flow(Engine::Impl& impl, std::str
   impl.log("account " + address + " imported");
 
   progress("mailsite", "republishing the mailpage");
+  // The mailsite is due (store_account) and nothing has suspended since the commit, so the
+  // scheduler has not seen it yet: keep it off while we publish. (Released by hand, not by a guard
+  // object: a frame destroyed after the engine at shutdown must not touch it.)
   const std::string busy_key = "mailsite:" + std::to_string(account_id);
-  impl.busy.insert(busy_key);  // the scheduler must not publish it at the same time
-  const bool published = co_await impl.publish_mailsite(account_id);
+  impl.busy.insert(busy_key);
+  bool published = false;
+  try {
+    published = co_await impl.publish_mailsite(account_id);
+  } catch (...) {
+    impl.busy.erase(busy_key);
+    throw;
+  }
   impl.busy.erase(busy_key);
   if (published) {
     auto row = impl.account_by_id(account_id);

@@ -448,3 +448,32 @@ TEST_CASE("engine: a file with foreign or inconsistent content is refused and no
   CHECK(import_changed([](json&) {}).has_value());
   CHECK(b.engine->contacts(alice).value().size() == 1);
 }
+
+TEST_CASE("engine: an imported account's mailsite is due from the commit on (a stop before the republish loses nothing)") {
+  Network net;
+  Daemon& a = net.daemon(1);
+  const auto alice = net.create(a, "alice");
+  auto file = net.export_account(a, alice, "a passphrase");
+  REQUIRE(file.has_value());
+  a.engine->stop();
+  Daemon& b = net.daemon_on_other_machine(2);
+  // What the database holds when the republish starts is what a daemon stopped at that moment
+  // would find on its next start: the mailsite must be due then, not scheduled for never.
+  std::optional<std::int64_t> next_at_during_publish;
+  std::optional<Result<AccountSummary>> result;
+  b.engine->import_account(
+      *file, "a passphrase",
+      [&](std::string_view stage, std::string_view) {
+        if (stage != "mailsite" || next_at_during_publish) return;
+        SQLite::Statement q(*b.db, "SELECT mailsite_next_at FROM account");
+        REQUIRE(q.executeStep());
+        next_at_during_publish = q.getColumn(0).getInt64();
+      },
+      [&](Result<AccountSummary> r) { result = std::move(r); });
+  REQUIRE(net.run_until([&] { return result.has_value(); }));
+  REQUIRE(result->has_value());
+  REQUIRE(next_at_during_publish.has_value());
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  CHECK(*next_at_during_publish <= now_ms);
+}
