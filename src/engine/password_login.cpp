@@ -22,23 +22,35 @@ std::optional<std::string> PasswordLogin::check_login(const std::string& user, c
   // Addresses are stored canonical (lower case); identity ids are case-sensitive Freenet base64.
   std::string lowered(user);
   for (auto& ch : lowered) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  std::string address, stored_hash;
+  std::optional<std::string> address;
+  std::string stored_hash;
   {
     std::lock_guard lock(mutex_);
     try {
       SQLite::Statement q(*db_, "SELECT address, password_hash FROM account WHERE address = ? OR identity_id = ?");
       q.bind(1, lowered);
       q.bind(2, user);
-      if (!q.executeStep()) return std::nullopt;
-      address = q.getColumn(0).getString();
-      stored_hash = q.getColumn(1).getString();
+      if (q.executeStep()) {
+        address = q.getColumn(0).getString();
+        stored_hash = q.getColumn(1).getString();
+      }
     } catch (const std::exception&) {
       return std::nullopt;  // a busy or damaged database refuses the login; it never lets one through
     }
   }
   // The slow part runs outside the lock so that concurrent checks only wait for the lookup.
+  if (!address) {
+    (void)crypto::verify_password(password, decoy_hash());
+    return std::nullopt;
+  }
   if (!crypto::verify_password(password, stored_hash)) return std::nullopt;
   return address;
+}
+
+const std::string& PasswordLogin::decoy_hash() {
+  // Default parameters, as account creation uses; the password is random and then forgotten.
+  std::call_once(decoy_once_, [this] { decoy_hash_ = crypto::hash_password(crypto::random_bytes(32)); });
+  return decoy_hash_;
 }
 
 }  // namespace fcpmail::engine

@@ -29,8 +29,15 @@ class PasswordLogin final : public LoginCheck {
   explicit PasswordLogin(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
 
  private:
+  // A hash no password matches, checked for unknown users so that "no such user" costs the same
+  // scrypt as a wrong password: the answer time tells no one which addresses exist, and failures
+  // on made-up names are no cheaper for a guesser than failures on real ones.
+  const std::string& decoy_hash();
+
   std::mutex mutex_;
   std::unique_ptr<SQLite::Database> db_;
+  std::once_flag decoy_once_;
+  std::string decoy_hash_;
 };
 
 }  // namespace fcpmail::engine

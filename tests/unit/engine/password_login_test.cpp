@@ -90,3 +90,32 @@ TEST_CASE("password login: a missing database file is a clear error") {
   REQUIRE_FALSE(login.has_value());
   CHECK(login.error().find("/nonexistent/dir/fcpmail.db") != std::string::npos);
 }
+
+TEST_CASE("password login: an unknown user costs the same scrypt as a wrong password") {
+  TempDatabase t;
+  // Default (real) parameters here: the point is the cost of the answer.
+  SQLite::Statement q(*t.writer,
+                      "INSERT INTO account (address, nickname, identity_id, request_uri, insert_uri_sealed, rsa_public,"
+                      " rsa_private_sealed, rtsksk, password_hash, created_at) VALUES ('me@x.freemail', 'n', 'id',"
+                      " 'USK@r', x'00', 'p', x'00', 'k', ?, 0)");
+  q.bind(1, fcpmail::crypto::hash_password("right"));
+  q.exec();
+  auto login = fcpmail::engine::PasswordLogin::open(t.dir / "fcpmail.db");
+  REQUIRE(login.has_value());
+  auto& check = **login;
+  CHECK_FALSE(check.check_login("nobody@x.freemail", "warm-up"));  // the decoy hash is made once
+  auto fastest = [&](const std::string& user) {
+    auto best = std::chrono::steady_clock::duration::max();
+    for (int i = 0; i < 3; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      CHECK_FALSE(check.check_login(user, "wrong"));
+      best = std::min(best, std::chrono::steady_clock::now() - start);
+    }
+    return best;
+  };
+  const auto known = fastest("me@x.freemail");
+  const auto unknown = fastest("nobody@x.freemail");
+  // Without the decoy an unknown user answers in microseconds, a known one in ~0.1 s; a loaded
+  // machine blurs timings, so only the gross difference is asserted.
+  CHECK(unknown * 4 >= known);
+}
