@@ -151,6 +151,7 @@ void LoginGate::check(std::string user, std::string password, std::string peer, 
     auto [lane, fresh] = shared_->lanes.try_emplace(key);
     if (!fresh) {
       if (lane->second.waiting.size() >= shared_->throttle.policy().max_waiting) {
+        attempt.password.assign(attempt.password.size(), '\0');
         LoginVerdict refused;
         refused.locked_out = true;
         boost::asio::post(attempt.executor, [done = std::move(attempt.done), refused] { done(refused); });

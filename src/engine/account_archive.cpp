@@ -2,6 +2,7 @@
 
 #include <array>
 #include <bit>
+#include <cstring>
 
 namespace fcpmail::engine {
 namespace {
@@ -44,6 +45,14 @@ bool acceptable(const crypto::ScryptParams& p) {
 
 ArchiveFailure failure(ArchiveError e, std::string detail) { return ArchiveFailure{e, std::move(detail)}; }
 
+// The file key and the plain content (it holds the account's private keys) are cleared as soon as
+// they are no longer needed, not left for the allocator to hand out again.
+struct Wiped {
+  void* data;
+  std::size_t size;
+  ~Wiped() { ::explicit_bzero(data, size); }
+};
+
 }  // namespace
 
 crypto::ScryptParams default_archive_scrypt() { return crypto::ScryptParams{1u << 16, 8, 1}; }
@@ -51,10 +60,13 @@ crypto::ScryptParams default_archive_scrypt() { return crypto::ScryptParams{1u <
 std::string encode_account_archive(const nlohmann::json& content, std::string_view passphrase,
                                    const crypto::ScryptParams& params) {
   if (!acceptable(params)) throw std::invalid_argument("encode_account_archive: unacceptable scrypt parameters");
-  const std::vector<std::uint8_t> cbor = nlohmann::json::to_cbor(content);
-  const std::string plain(cbor.begin(), cbor.end());
+  std::vector<std::uint8_t> cbor = nlohmann::json::to_cbor(content);
+  std::string plain(cbor.begin(), cbor.end());
+  const Wiped wipe_plain{plain.data(), plain.size()};
+  const Wiped wipe_cbor{cbor.data(), cbor.size()};
   const std::string salt = crypto::random_bytes(salt_size);
-  const crypto::Key256 key = crypto::derive_key(passphrase, salt, params);
+  crypto::Key256 key = crypto::derive_key(passphrase, salt, params);
+  const Wiped wipe_key{key.data(), key.size()};
 
   std::string header(magic);
   header.push_back(static_cast<char>(account_archive_version));
@@ -109,6 +121,7 @@ std::expected<nlohmann::json, ArchiveFailure> decode_account_archive(std::string
                                                               " unexpected bytes at its end; nothing was imported"));
 
   crypto::Key256 key{};
+  const Wiped wipe_key{key.data(), key.size()};
   try {
     key = crypto::derive_key(passphrase, salt, params);
   } catch (const std::exception& e) {
@@ -121,6 +134,7 @@ std::expected<nlohmann::json, ArchiveFailure> decode_account_archive(std::string
     return std::unexpected(failure(ArchiveError::damaged,
                                    "the export file is damaged or was altered (its content fails authentication); "
                                    "nothing was imported"));
+  const Wiped wipe_plain{plain->data(), plain->size()};
   auto content = nlohmann::json::from_cbor(plain->begin(), plain->end(), true, false);
   if (content.is_discarded())
     return std::unexpected(failure(ArchiveError::damaged, "the export file's content is not readable; nothing was imported"));

@@ -213,7 +213,10 @@ asio::awaitable<void> export_job(Engine::Impl& impl, std::string typed, std::str
       } else {
         progress("collect", counts_sentence(*content));
         progress("encrypt", "deriving the file key from the passphrase (scrypt) and encrypting");
-        auto encrypt = [content = std::move(*content), passphrase] { return encode_account_archive(content, passphrase); };
+        // The passphrase moves into the job: the coroutine keeps no copy while the file is made.
+        auto encrypt = [content = std::move(*content), passphrase = std::move(passphrase)] {
+          return encode_account_archive(content, passphrase);
+        };
         std::string file = co_await impl.on_pool(std::move(encrypt));
         impl.log("account " + account->address + " exported (" + std::to_string(file.size()) + " bytes)");
         progress("done", "export file ready (" + std::to_string(file.size()) + " bytes)");
