@@ -145,14 +145,15 @@ def main():
         curl_copy = next(m for m in inbox if subjects["curl"] in m)
         assert "\r\n.leading dot " + tag in curl_copy, curl_copy
         codes = {e["subject"]: [r["code"] for r in e["recipients"]] for e in d.outbox(alice)}
-        wait_for("every outbox entry to show delivered",
+        _, acked = wait_for("every outbox entry to show delivered",
                  lambda: all(c == ["delivered"] for c in
                              ({e["subject"]: [r["code"] for r in e["recipients"]] for e in d.outbox(alice)}).values()),
                  timeout=30)
         assert d.folder_messages("alice", "Outbox") == [], "released messages still in the Outbox folder"
         print("ok: all %d messages delivered to bob's INBOX, signatures valid, Outbox empty" % len(subjects))
         print("figure: delivery of %d messages (first contact, RTS + channel) took %.1f s after approval "
-              "(--interval-scale %s); outbox codes at arrival: %s" % (len(subjects), seconds, d.interval_scale, codes))
+              "(--interval-scale %s); outbox codes at arrival: %s; all acknowledged (delivered) %.1f s after arrival"
+              % (len(subjects), seconds, d.interval_scale, codes, acked))
 
 
 if __name__ == "__main__":
