@@ -87,6 +87,15 @@ asio::awaitable<void> Engine::Impl::poll_rts_day(std::int64_t account_id, std::s
   int new_rts = 0;
   std::string last_result = "nothing new";
   const auto highest = [&] { return found.empty() ? 0 : *found.rbegin(); };
+  // A slot found (or refused) is never fetched again for this day.
+  const auto mark_slot_used = [&](std::int64_t n) {
+    SQLite::Statement s(db, "INSERT OR IGNORE INTO rts_slot (account_id, day, slot, found_at) VALUES (?, ?, ?, ?)");
+    s.bind(1, account_id);
+    s.bind(2, day);
+    s.bind(3, n);
+    s.bind(4, now());
+    s.exec();
+  };
   for (std::int64_t n = 1; n <= highest() + cfg.rts_lookahead; ++n) {
     if (found.count(n)) continue;
     const std::string key = "KSK@" + account->rtsksk + "-" + day + "-" + std::to_string(n);
@@ -95,12 +104,7 @@ asio::awaitable<void> Engine::Impl::poll_rts_day(std::int64_t account_id, std::s
     if (!r && refused_content(r.error())) {
       // Used up by something we will never read (e.g. a 2 MiB + 1 blob, refused by MaxSize): mark
       // it found so the look-ahead moves past it and it is not fetched again on every pass.
-      SQLite::Statement s(db, "INSERT OR IGNORE INTO rts_slot (account_id, day, slot, found_at) VALUES (?, ?, ?, ?)");
-      s.bind(1, account_id);
-      s.bind(2, day);
-      s.bind(3, n);
-      s.bind(4, now());
-      s.exec();
+      mark_slot_used(n);
       found.insert(n);
       last_result = "slot " + std::to_string(n) + " refused";
       log("RTS at " + key + " refused: " + refusal_reason(r.error(), cfg.max_rts_size) + "; slot skipped");
@@ -115,12 +119,7 @@ asio::awaitable<void> Engine::Impl::poll_rts_day(std::int64_t account_id, std::s
     }
     // Found: keep the bytes and the fact, together.
     SQLite::Transaction tx(db);
-    SQLite::Statement s(db, "INSERT OR IGNORE INTO rts_slot (account_id, day, slot, found_at) VALUES (?, ?, ?, ?)");
-    s.bind(1, account_id);
-    s.bind(2, day);
-    s.bind(3, n);
-    s.bind(4, now());
-    s.exec();
+    mark_slot_used(n);
     SQLite::Statement i(db, "INSERT INTO rts_inbox (account_id, key, data) VALUES (?, ?, ?)");
     i.bind(1, account_id);
     i.bind(2, key);
