@@ -1,7 +1,7 @@
 #include "crypto/sealed_box.h"
+#include "crypto/base64.h"
 
 #include <cryptopp/aes.h>
-#include <cryptopp/base64.h>
 #include <cryptopp/filters.h>
 #include <cryptopp/gcm.h>
 #include <cryptopp/misc.h>
@@ -28,25 +28,6 @@ constexpr std::uint64_t max_n = 1u << 22;
 constexpr std::uint32_t max_r = 32;
 constexpr std::uint32_t max_p = 16;
 constexpr std::uint64_t max_memory = 1ull << 30;  // scrypt needs 128 * N * r bytes
-
-std::string base64(std::string_view raw) {
-  std::string out;
-  CryptoPP::StringSource(bytes(raw), raw.size(), true,
-                         new CryptoPP::Base64Encoder(new CryptoPP::StringSink(out), false));
-  return out;
-}
-
-std::expected<std::string, std::string> unbase64(std::string_view text) {
-  for (char c : text) {
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '+' || c == '/' || c == '=';
-    if (!ok) return std::unexpected(std::string("invalid base64"));
-  }
-  std::string out;
-  CryptoPP::StringSource(bytes(text), text.size(), true,
-                         new CryptoPP::Base64Decoder(new CryptoPP::StringSink(out)));
-  return out;
-}
 
 bool valid_params(const ScryptParams& p) {
   if (p.n < 2 || (p.n & (p.n - 1)) != 0 || p.n > max_n) return false;
@@ -127,7 +108,7 @@ std::string hash_password(std::string_view password, const ScryptParams& params)
   std::string hash(password_hash_size, '\0');
   scrypt(password, salt, params, bytes(hash), hash.size());
   return "scrypt$" + std::to_string(params.n) + "$" + std::to_string(params.r) + "$" +
-         std::to_string(params.p) + "$" + base64(salt) + "$" + base64(hash);
+         std::to_string(params.p) + "$" + base64_encode(salt) + "$" + base64_encode(hash);
 }
 
 bool verify_password(std::string_view password, std::string_view stored) {
@@ -148,8 +129,8 @@ bool verify_password(std::string_view password, std::string_view stored) {
       !parse_number(parts[3], params.p) || !valid_params(params)) {
     return false;
   }
-  auto salt = unbase64(parts[4]);
-  auto expected = unbase64(parts[5]);
+  auto salt = base64_decode(parts[4]);
+  auto expected = base64_decode(parts[5]);
   if (!salt || !expected || salt->empty() || expected->size() != password_hash_size) {
     return false;
   }

@@ -1,9 +1,8 @@
 #include "freemail/message_signature.h"
+#include "crypto/base64.h"
 
 #include "crypto/sha256.h"
 
-#include <cryptopp/base64.h>
-#include <cryptopp/filters.h>
 
 #include <stdexcept>
 
@@ -18,31 +17,6 @@ void require_token(std::string_view what, std::string_view value) {
       throw std::invalid_argument(std::string(what) + " must be printable ASCII without spaces");
     }
   }
-}
-
-std::string base64_encode(std::string_view raw) {
-  std::string out;
-  CryptoPP::StringSource(reinterpret_cast<const CryptoPP::byte*>(raw.data()), raw.size(), true,
-                         new CryptoPP::Base64Encoder(new CryptoPP::StringSink(out), false));
-  return out;
-}
-
-// Strict RFC 4648 base64 with padding: the encoder's exact output and nothing else.
-std::expected<std::string, std::string> base64_decode(std::string_view text) {
-  if (text.empty() || text.size() % 4 != 0) return std::unexpected(std::string("bad base64 length"));
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    const bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                       c == '+' || c == '/';
-    const bool pad = c == '=' && i >= text.size() - 2 &&
-                     (i == text.size() - 1 || text[text.size() - 1] == '=');
-    if (!alpha && !pad) return std::unexpected(std::string("bad base64 character"));
-  }
-  std::string out;
-  CryptoPP::StringSource(reinterpret_cast<const CryptoPP::byte*>(text.data()), text.size(), true,
-                         new CryptoPP::Base64Decoder(new CryptoPP::StringSink(out)));
-  if (base64_encode(out) != text) return std::unexpected(std::string("non-canonical base64"));
-  return out;
 }
 
 }  // namespace
@@ -67,7 +41,7 @@ std::string message_signature_base(const MessageSignatureContext& context, std::
 
 std::string sign_message(const MessageSignatureContext& context, std::uint64_t id,
                          std::string_view mail, const crypto::RsaPrivateKey& sender_key) {
-  return base64_encode(sender_key.sign_pkcs1v15_sha256(message_signature_base(context, id, mail)));
+  return crypto::base64_encode(sender_key.sign_pkcs1v15_sha256(message_signature_base(context, id, mail)));
 }
 
 std::expected<std::string, std::string> write_signed_message(const MessageSignatureContext& context,
@@ -93,7 +67,7 @@ SignatureVerdict verify_message_signature(const ChannelPayload& payload,
   if (payload.type != ChannelPayloadType::message) return SignatureVerdict::absent;
   auto value = payload.header.get(message_signature_key);
   if (!value) return SignatureVerdict::absent;
-  auto signature = base64_decode(*value);
+  auto signature = crypto::base64_decode(*value);
   if (!signature) return SignatureVerdict::invalid;
   std::string base;
   try {

@@ -1,4 +1,5 @@
 #include "imap/imap_session.h"
+#include "crypto/base64.h"
 
 #include <algorithm>
 #include <array>
@@ -41,35 +42,6 @@ std::string flags_text(const Flags& f, bool recent) {
   for (auto& k : f.keywords) add(k);
   r += ')';
   return r;
-}
-
-std::optional<std::string> base64_decode(std::string_view in) {
-  auto val = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  if (in.size() % 4 != 0) return std::nullopt;
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); i += 4) {
-    int v[4];
-    int pad = 0;
-    for (int k = 0; k < 4; ++k) {
-      char c = in[i + k];
-      if (c == '=' && i + 4 == in.size() && k >= 2) { v[k] = 0; ++pad; continue; }
-      if (pad) return std::nullopt;
-      v[k] = val(c);
-      if (v[k] < 0) return std::nullopt;
-    }
-    std::uint32_t n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out.push_back(static_cast<char>(n >> 16));
-    if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
-    if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
-  }
-  return out;
 }
 
 std::string_view response_code(MailboxError e) {
@@ -617,7 +589,7 @@ void Session::cmd_authenticate(const Command& c, std::string& out) {
 }
 
 void Session::finish_authenticate(const std::string& tag, std::string_view b64, std::string& out) {
-  auto decoded = base64_decode(b64);
+  auto decoded = crypto::base64_decode(b64);
   if (!decoded) return bad(out, tag, "invalid base64");
   // authzid NUL authcid NUL password
   auto first = decoded->find('\0');

@@ -48,17 +48,6 @@ bool esmtp_keyword_char(char c) { return std::isalnum(static_cast<unsigned char>
 // esmtp-value: any printable US-ASCII except '=' and space (RFC 5321 4.1.2).
 bool esmtp_value_char(char c) { return c >= 33 && c <= 126 && c != '='; }
 
-constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int base64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
-
 }  // namespace
 
 Command parse_command(std::string_view line) {
@@ -145,57 +134,6 @@ std::expected<PathArgument, std::string> parse_path_argument(std::string_view ar
   return result;
 }
 
-std::optional<std::string> decode_base64(std::string_view text) {
-  std::size_t padding = 0;
-  while (!text.empty() && text.back() == '=' && padding < 2) {
-    text.remove_suffix(1);
-    ++padding;
-  }
-  if (padding > 0 && (text.size() + padding) % 4 != 0) return std::nullopt;
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  std::uint32_t accumulator = 0;
-  int bits = 0;
-  for (const char c : text) {
-    const int v = base64_value(c);
-    if (v < 0) return std::nullopt;
-    accumulator = (accumulator << 6) | static_cast<std::uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((accumulator >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
-std::string encode_base64(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const std::uint32_t n = (static_cast<unsigned char>(bytes[i]) << 16) |
-                            (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += alphabet[(n >> 6) & 63];
-    out += alphabet[n & 63];
-  }
-  if (i + 1 == bytes.size()) {
-    const std::uint32_t n = static_cast<unsigned char>(bytes[i]) << 16;
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == bytes.size()) {
-    const std::uint32_t n = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
-    out += alphabet[(n >> 18) & 63];
-    out += alphabet[(n >> 12) & 63];
-    out += alphabet[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
 
 std::optional<PlainCredentials> parse_sasl_plain(std::string_view decoded) {
   const auto first = decoded.find('\0');

@@ -40,10 +40,6 @@ struct PathArgument {
 // The error is a short sentence for a 501 reply.
 std::expected<PathArgument, std::string> parse_path_argument(std::string_view argument, std::string_view keyword);
 
-// Standard base64 (RFC 4648) as SASL uses it. Strict: only the alphabet and trailing '=' padding;
-// padding may be omitted but a length that cannot be base64 is refused.
-std::optional<std::string> decode_base64(std::string_view text);
-std::string encode_base64(std::string_view bytes);
 
 // The decoded SASL PLAIN message: authzid NUL authcid NUL passwd (RFC 4616).
 struct PlainCredentials {

@@ -1,5 +1,7 @@
 #include "smtp/smtp_session.h"
 
+#include "crypto/base64.h"
+
 #include <ctime>
 #include <random>
 
@@ -213,7 +215,7 @@ void Session::handle_command(std::string_view line, Step& step) {
       if (mechanism == "LOGIN") {
         state_ = State::auth_login_user;
         if (initial) return handle_auth_response(*initial == "=" ? std::string_view{} : std::string_view{*initial}, step);
-        step.output += "334 " + encode_base64("Username:") + "\r\n";
+        step.output += "334 " + crypto::base64_encode("Username:") + "\r\n";
         return;
       }
       return bad_command(step, reply(504, "5.5.4", "Unrecognized authentication mechanism " + echo(mechanism) +
@@ -344,7 +346,7 @@ void Session::handle_auth_response(std::string_view line, Step& step) {
     step.output += reply(501, "5.7.0", "Authentication cancelled");
     return;
   }
-  const auto decoded = decode_base64(line);
+  const auto decoded = crypto::base64_decode(line, crypto::Base64Padding::optional);
   if (!decoded) {
     state_ = State::greeted;
     return bad_command(step, reply(501, "5.5.2", "Cannot decode the base64 response"));
@@ -360,7 +362,7 @@ void Session::handle_auth_response(std::string_view line, Step& step) {
   if (was == State::auth_login_user) {
     login_user_ = *decoded;
     state_ = State::auth_login_password;
-    step.output += "334 " + encode_base64("Password:") + "\r\n";
+    step.output += "334 " + crypto::base64_encode("Password:") + "\r\n";
     return;
   }
   request_login(std::move(login_user_), *decoded, "", step);

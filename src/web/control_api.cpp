@@ -1,7 +1,6 @@
 #include "web/control_api.h"
+#include "crypto/base64.h"
 
-#include <cryptopp/base64.h>
-#include <cryptopp/filters.h>
 
 #include <cctype>
 #include <charconv>
@@ -75,28 +74,6 @@ std::pair<engine::Progress, std::shared_ptr<JobSink>> job_sink(const std::shared
   auto sink = std::make_shared<JobSink>(JobSink{jobs, id});
   const JobSink* raw = sink.get();
   return {[raw](std::string_view stage, std::string_view detail) { raw->progress(stage, detail); }, sink};
-}
-
-// RFC 4648 base64 (export files travel inside JSON).
-std::string to_base64(std::string_view bytes) {
-  std::string out;
-  CryptoPP::StringSource(reinterpret_cast<const CryptoPP::byte*>(bytes.data()), bytes.size(), true,
-                         new CryptoPP::Base64Encoder(new CryptoPP::StringSink(out), false));
-  return out;
-}
-
-std::optional<std::string> from_base64(std::string_view text) {
-  std::size_t padding = 0;
-  for (char c : text) {
-    const bool alphabet = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
-    if (c == '=') ++padding;
-    else if (!alphabet || padding > 0) return std::nullopt;  // '=' only at the end
-  }
-  if (text.size() % 4 != 0 || padding > 2) return std::nullopt;
-  std::string out;
-  CryptoPP::StringSource(reinterpret_cast<const CryptoPP::byte*>(text.data()), text.size(), true,
-                         new CryptoPP::Base64Decoder(new CryptoPP::StringSink(out)));
-  return out;
 }
 
 }  // namespace
@@ -237,7 +214,7 @@ ApiResponse ControlApi::route(std::string_view method, std::string_view path,
                             [sink, account_name](engine::Result<std::string> file) {
                               if (file)
                                 sink->finish(json{{"account", account_name},
-                                                  {"file_base64", to_base64(*file)},
+                                                  {"file_base64", crypto::base64_encode(*file)},
                                                   {"bytes", file->size()}});
                               else
                                 sink->fail(file.error());
@@ -249,7 +226,7 @@ ApiResponse ControlApi::route(std::string_view method, std::string_view path,
     auto encoded = string_field(body, "file_base64");
     auto passphrase = string_field(body, "passphrase");
     if (!encoded || !passphrase) return error(400, "give file_base64 (the export file in base64) and passphrase");
-    auto file = from_base64(*encoded);
+    auto file = crypto::base64_decode(*encoded);
     if (!file) return error(400, "file_base64 is not valid base64");
     const std::int64_t id = next_job_++;
     (*jobs_)[id] = Job{};

@@ -3,8 +3,6 @@
 #include <cctype>
 #include <cstdlib>
 
-#include <cryptopp/base64.h>
-#include <cryptopp/filters.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -108,27 +106,6 @@ std::string url_encode(const std::string& text) {
       out += hex[c & 15];
     }
   }
-  return out;
-}
-
-std::string base64_encode(std::string_view bytes) {
-  std::string out;
-  CryptoPP::StringSource(reinterpret_cast<const CryptoPP::byte*>(bytes.data()), bytes.size(), true,
-                         new CryptoPP::Base64Encoder(new CryptoPP::StringSink(out), false));
-  return out;
-}
-
-std::optional<std::string> base64_decode(std::string_view text) {
-  std::size_t padding = 0;
-  for (char c : text) {
-    const bool alphabet = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/';
-    if (c == '=') ++padding;
-    else if (!alphabet || padding > 0) return std::nullopt;
-  }
-  if (text.size() % 4 != 0 || padding > 2) return std::nullopt;
-  std::string out;
-  CryptoPP::StringSource(reinterpret_cast<const CryptoPP::byte*>(text.data()), text.size(), true,
-                         new CryptoPP::Base64Decoder(new CryptoPP::StringSink(out)));
   return out;
 }
 

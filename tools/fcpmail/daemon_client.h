@@ -38,9 +38,5 @@ class DaemonClient {
 // Percent-encoding for a query value.
 std::string url_encode(const std::string& text);
 
-// RFC 4648 base64 without line breaks: account export files travel inside the API's JSON.
-std::string base64_encode(std::string_view bytes);
-// Nothing if `text` is not canonical base64.
-std::optional<std::string> base64_decode(std::string_view text);
 
 }  // namespace fcpmail::cli

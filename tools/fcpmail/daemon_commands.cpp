@@ -2,6 +2,7 @@
 // queues, send. Each talks to the running fcpmaild through its control API (daemon_client.h) and
 // prints either readable text or, with --json, the API's JSON.
 #include <fcntl.h>
+#include "crypto/base64.h"
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -393,7 +394,7 @@ int account(const DaemonClient& client, const Parsed& p) {
     if (!job) return fail(job.error());
     if (!(*job)["error"].is_null()) return fail({500, "export failed: " + str(*job, "error")});
     const json& result = (*job)["result"];
-    auto file = base64_decode(str(result, "file_base64"));
+    auto file = fcpmail::crypto::base64_decode(str(result, "file_base64"));
     if (!file) return fail({0, "the daemon sent an unreadable export file"});
     if (auto written = write_private_file(out_path, *file); !written) return fail({0, written.error()});
     if (as_json)
@@ -412,7 +413,7 @@ int account(const DaemonClient& client, const Parsed& p) {
     if (!file) return fail({0, file.error()});
     auto passphrase = read_passphrase(p, false);
     if (!passphrase) return usage_error("account", passphrase.error(), account_usage);
-    auto r = client.post("/api/accounts/import", {{"file_base64", base64_encode(*file)}, {"passphrase", *passphrase}});
+    auto r = client.post("/api/accounts/import", {{"file_base64", fcpmail::crypto::base64_encode(*file)}, {"passphrase", *passphrase}});
     if (!r) return fail(r.error());
     if (!as_json) std::cerr << "Importing " << p.positional[1] << ":\n";
     auto job = follow_job(client, num(*r, "job"), as_json);

@@ -1,3 +1,4 @@
+#include "crypto/base64.h"
 #include "smtp/smtp_server.h"
 
 #include <doctest/doctest.h>
@@ -82,7 +83,7 @@ struct Client {
 };
 
 std::string plain(const std::string& user, const std::string& password) {
-  return encode_base64(std::string(1, '\0') + user + '\0' + password);
+  return fcpmail::crypto::base64_encode(std::string(1, '\0') + user + '\0' + password);
 }
 
 }  // namespace

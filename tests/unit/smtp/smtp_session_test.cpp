@@ -1,3 +1,4 @@
+#include "crypto/base64.h"
 #include "smtp/smtp_session.h"
 
 #include <doctest/doctest.h>
@@ -62,7 +63,7 @@ struct Fixture {
     raw += user;
     raw += '\0';
     raw += password;
-    return encode_base64(raw);
+    return fcpmail::crypto::base64_encode(raw);
   }
   void authenticated() {
     REQUIRE(say("EHLO client\r\n").starts_with("250-test.local"));
@@ -155,14 +156,14 @@ TEST_CASE("AUTH LOGIN, with and without an initial response") {
   Fixture f;
   f.say("EHLO c\r\n");
   CHECK(f.say("AUTH LOGIN\r\n") == "334 VXNlcm5hbWU6\r\n");
-  CHECK(f.say(encode_base64("alice@aaaaaaaa.freemail") + "\r\n") == "334 UGFzc3dvcmQ6\r\n");
-  CHECK(f.say(encode_base64("secret") + "\r\n") == "235 2.7.0 Authentication successful\r\n");
+  CHECK(f.say(fcpmail::crypto::base64_encode("alice@aaaaaaaa.freemail") + "\r\n") == "334 UGFzc3dvcmQ6\r\n");
+  CHECK(f.say(fcpmail::crypto::base64_encode("secret") + "\r\n") == "235 2.7.0 Authentication successful\r\n");
   CHECK(f.session.account() == "alice@aaaaaaaa.freemail");
 
   Fixture g;
   g.say("EHLO c\r\n");
-  CHECK(g.say("AUTH LOGIN " + encode_base64("alice@aaaaaaaa.freemail") + "\r\n") == "334 UGFzc3dvcmQ6\r\n");
-  CHECK(g.say(encode_base64("secret") + "\r\n") == "235 2.7.0 Authentication successful\r\n");
+  CHECK(g.say("AUTH LOGIN " + fcpmail::crypto::base64_encode("alice@aaaaaaaa.freemail") + "\r\n") == "334 UGFzc3dvcmQ6\r\n");
+  CHECK(g.say(fcpmail::crypto::base64_encode("secret") + "\r\n") == "235 2.7.0 Authentication successful\r\n");
 }
 
 TEST_CASE("AUTH PLAIN without an initial response, cancel, and a different authzid") {
@@ -176,9 +177,9 @@ TEST_CASE("AUTH PLAIN without an initial response, cancel, and a different authz
   Fixture g;
   g.say("EHLO c\r\n");
   std::string raw = std::string("mallory@x.freemail") + '\0' + "alice@aaaaaaaa.freemail" + '\0' + "secret";
-  CHECK(g.say("AUTH PLAIN " + encode_base64(raw) + "\r\n").starts_with("535 5.7.8"));
+  CHECK(g.say("AUTH PLAIN " + fcpmail::crypto::base64_encode(raw) + "\r\n").starts_with("535 5.7.8"));
   raw = std::string("alice@aaaaaaaa.freemail") + '\0' + "alice@aaaaaaaa.freemail" + '\0' + "secret";
-  CHECK(g.say("AUTH PLAIN " + encode_base64(raw) + "\r\n").starts_with("235 "));
+  CHECK(g.say("AUTH PLAIN " + fcpmail::crypto::base64_encode(raw) + "\r\n").starts_with("235 "));
 }
 
 TEST_CASE("failed logins are delayed and end the session after the limit") {
@@ -215,7 +216,7 @@ TEST_CASE("bad base64 and malformed PLAIN in AUTH") {
   Fixture f;
   f.say("EHLO c\r\n");
   CHECK(f.say("AUTH PLAIN !!!notbase64\r\n") == "501 5.5.2 Cannot decode the base64 response\r\n");
-  CHECK(f.say("AUTH PLAIN " + encode_base64("no-nul-here") + "\r\n").starts_with("501 5.5.2 Malformed PLAIN"));
+  CHECK(f.say("AUTH PLAIN " + fcpmail::crypto::base64_encode("no-nul-here") + "\r\n").starts_with("501 5.5.2 Malformed PLAIN"));
   CHECK(f.say("AUTH PLAIN =\r\n").starts_with("501 5.5.2 Malformed PLAIN"));
   CHECK(f.say("AUTH LOGIN\r\n") == "334 VXNlcm5hbWU6\r\n");
   CHECK(f.say("@@@\r\n") == "501 5.5.2 Cannot decode the base64 response\r\n");
@@ -402,7 +403,7 @@ TEST_CASE("a locked-out user gets 454 and the failure counts") {
   CHECK(step.delay == o.auth_failure_delay);
   CHECK_FALSE(step.close);
   CHECK_FALSE(f.session.account());
-  step = f.session.feed("AUTH LOGIN " + encode_base64("alice@aaaaaaaa.freemail") + "\r\n" + encode_base64("x") + "\r\n");
+  step = f.session.feed("AUTH LOGIN " + fcpmail::crypto::base64_encode("alice@aaaaaaaa.freemail") + "\r\n" + fcpmail::crypto::base64_encode("x") + "\r\n");
   CHECK(step.output == "334 UGFzc3dvcmQ6\r\n");
   if (!step.login) step = f.session.feed({});
   REQUIRE(step.login);
@@ -454,7 +455,7 @@ TEST_CASE("the session works without a Sent folder") {
   FakeLogin login;
   Session session(o, submission, SentCopy{});
   std::string raw = std::string(1, '\0') + "alice@aaaaaaaa.freemail" + '\0' + "secret";
-  Step step = session.feed("EHLO c\r\nAUTH PLAIN " + encode_base64(raw) +
+  Step step = session.feed("EHLO c\r\nAUTH PLAIN " + fcpmail::crypto::base64_encode(raw) +
                            "\r\nMAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nDATA\r\nS: x\r\n\r\n.\r\n");
   REQUIRE(step.login);
   CHECK(session.login_finished({login.check_login(step.login->user, step.login->password), false}).output.starts_with("235 "));
