@@ -273,7 +273,13 @@ asio::awaitable<Result<std::string>> ensure_own_identity(Engine::Impl& impl, jso
   for (int i = 0; own->count("Identity" + std::to_string(i)); ++i)
     if ((*own)["Identity" + std::to_string(i)] == identity_id)
       co_return std::string("the node's WebOfTrust already has the own identity " + identity_id);
-  std::string nickname = text(account, "nickname").substr(0, 30);
+  // WoT accepted this nickname when the identity was made (at most 30 characters, not bytes):
+  // restore it as it is; only an overlong one is cut, and never inside a UTF-8 sequence.
+  std::string nickname = text(account, "nickname");
+  std::size_t characters = 0, cut = 0;
+  for (; cut < nickname.size(); ++cut)
+    if ((static_cast<unsigned char>(nickname[cut]) & 0xC0) != 0x80 && ++characters > 30) break;
+  nickname.resize(cut);
   WotFields restore_params{{"Message", "CreateIdentity"}, {"Nickname", nickname}, {"Context", "Freemail"},
                            {"PublishTrustList", "true"}, {"InsertURI", text(account, "insert_uri")}};
   auto created = co_await impl.node.wot(std::move(restore_params));

@@ -129,6 +129,7 @@ class FreshWotNode final : public Node {
   explicit FreshWotNode(MemoryNode& network) : network_(network) {}
   std::vector<std::string> own;  // identity ids restored here
   int restores = 0;
+  std::string restored_nickname;  // the Nickname of the last restore
 
   asio::awaitable<NodeResult<SskKeypair>> generate_ssk() override { return network_.generate_ssk(); }
   asio::awaitable<NodeResult<std::string>> put(std::string uri, std::string data, std::string what) override {
@@ -151,6 +152,7 @@ class FreshWotNode final : public Node {
     }
     if (p["Message"] == "CreateIdentity" && p.count("InsertURI")) {
       ++restores;
+      restored_nickname = p["Nickname"];
       for (const auto& [id, identity] : network_.identities)
         if (identity.insert_uri == p["InsertURI"]) {
           own.push_back(id);
@@ -476,4 +478,27 @@ TEST_CASE("engine: an imported account's mailsite is due from the commit on (a s
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch()).count();
   CHECK(*next_at_during_publish <= now_ms);
+}
+
+TEST_CASE("engine: the identity is restored with its nickname as it is, multi-byte characters included") {
+  Network net;
+  Daemon& a = net.daemon(1);
+  // 29 characters, 35 bytes: within WoT's 30-character limit, beyond 30 bytes.
+  const std::string nickname = "J\u00fcrgen \u00c4\u00f6\u00fc M\u00fcller-L\u00fcdenscheid";
+  std::optional<Result<AccountCreated>> created;
+  AccountCreateRequest r;
+  r.nickname = nickname;
+  r.password = "secret";
+  r.rsa_key_file = std::string(FCPMAIL_FIXTURES) + "/keys/alice.key";
+  a.engine->create_account(r, {}, [&](Result<AccountCreated> c) { created = std::move(c); });
+  REQUIRE(net.run_until([&] { return created.has_value(); }));
+  REQUIRE_MESSAGE(created->has_value(), (created->has_value() ? "" : created->error()));
+  auto file = net.export_account(a, (*created)->account.address, "a passphrase");
+  REQUIRE(file.has_value());
+  a.engine->stop();
+  Daemon& b = net.daemon_on_other_machine(2);
+  auto imported = net.import_account(b, *file, "a passphrase");
+  REQUIRE_MESSAGE(imported.has_value(), (imported ? "" : imported.error()));
+  CHECK(net.other_machine.restores == 1);
+  CHECK(net.other_machine.restored_nickname == nickname);
 }
