@@ -334,6 +334,9 @@ asio::awaitable<void> Engine::Impl::poll_channel(std::int64_t channel_id) {
     channel = channel_by_id(channel_id);
     if (!channel || channel->state == "closed") co_return;
     auto r = co_await fetch(channel->fetch_slot, channel->fetch_index);
+    // The contact may have been removed (the channel with it) while the fetch was out.
+    channel = channel_by_id(channel_id);
+    if (!channel || channel->state == "closed") co_return;
     if (!r && refused_content(r.error())) {
       // Something we will never read (larger than MaxSize, broken metadata): not downloaded, the
       // slot is passed over so later messages still arrive. Never acked: the peer sees it undelivered.
@@ -352,13 +355,15 @@ asio::awaitable<void> Engine::Impl::poll_channel(std::int64_t channel_id) {
   }
   // 2. The look-ahead window and skipped slots, less often.
   const auto t = now();
+  channel = channel_by_id(channel_id);  // the burst may have moved the head slot on
+  if (!channel) co_return;
   if (!network_trouble && channel->next_window_at <= t) {
-    channel = channel_by_id(channel_id);
     auto window = freemail::slot_chain(channel->fetch_slot, static_cast<std::size_t>(cfg.channel_lookahead + 1));
     bool found = false;
     if (window) {
       for (std::size_t k = 1; k < window->size() && !found; ++k) {
         auto r = co_await fetch((*window)[k], channel->fetch_index + static_cast<std::int64_t>(k));
+        if (!channel_by_id(channel_id)) co_return;
         if (r) {
           handle_slot_payload(*channel, (*window)[k], channel->fetch_index + static_cast<std::int64_t>(k), false, *r);
           found = true;
@@ -374,6 +379,7 @@ asio::awaitable<void> Engine::Impl::poll_channel(std::int64_t channel_id) {
     }
     for (const auto& [slot, index] : skipped) {
       auto r = co_await fetch(slot, index);
+      if (!channel_by_id(channel_id)) co_return;
       if (r) handle_slot_payload(*channel_by_id(channel_id), slot, index, true, *r);
       else if (refused_content(r.error())) {
         SQLite::Transaction tx(db);

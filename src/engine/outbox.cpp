@@ -335,11 +335,13 @@ asio::awaitable<Result<void>> Engine::Impl::ensure_peer_mailpage(const AccountRo
     if (identity) {
       if (identity->count("RequestURI")) request_uri = (*identity)["RequestURI"];
       if (identity->count("Nickname")) nickname = (*identity)["Nickname"];
-      SQLite::Statement u(db, "UPDATE contact SET request_uri = ?, nickname = ? WHERE id = ?");
-      u.bind(1, request_uri);
-      u.bind(2, nickname);
-      u.bind(3, contact_id);
-      u.exec();
+      {  // no statement may live across the co_await below
+        SQLite::Statement u(db, "UPDATE contact SET request_uri = ?, nickname = ? WHERE id = ?");
+        u.bind(1, request_uri);
+        u.bind(2, nickname);
+        u.bind(3, contact_id);
+        u.exec();
+      }
       WotFields wot_params_1{{"Message", "GetProperty"}, {"Identity", contact->identity_id}, {"Property", "Freemail.mailsite"}};
       auto property = co_await node.wot(std::move(wot_params_1));
       if (property && property->count("Property")) {

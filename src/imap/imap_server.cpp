@@ -100,6 +100,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::int64_t last_active() const { return last_active_.load(); }
   void evict() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      // It may have started or finished a login since it was chosen: then it stays.
+      if (!self->evictable_.load() || self->closing_) return;
       self->send("* BYE too many connections: closing this one, which has not logged in\r\n");
       self->closing_ = true;
       self->maybe_finish();

@@ -1234,8 +1234,10 @@ void Session::cmd_fetch(const Command& c, std::string& out, bool uid, std::size_
   std::size_t done = 0;
   for (auto i : *idx) {
     if (++done == 64 && idx->size() > 256) {
-      std::size_t per = (out.size() - out_start) / 63 + 1;
-      out.reserve(out.size() + per * (idx->size() - 63) + per * idx->size() / 16);
+      // Capped: the first responses may be large bodies, and a guess of gigabytes would throw.
+      constexpr std::size_t max_reserve = 16u << 20;
+      const std::size_t per = (out.size() - out_start) / 63 + 1;
+      out.reserve(out.size() + std::min(max_reserve, per * (idx->size() - 63) + per * idx->size() / 16));
     }
     Entry& e = view_[i];
     if (e.expunged) { missing = true; continue; }

@@ -284,7 +284,10 @@ std::expected<std::string, std::string> read_passphrase(const Parsed& p, bool co
 // renamed over it, so a reader never sees half a file and the mode is never wider.
 std::expected<void, std::string> write_private_file(const std::string& path, const std::string& bytes) {
   const std::string partial = path + ".partial";
-  const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  // A stale partial from an interrupted run is removed, then the name is created afresh and never
+  // followed: a symlink planted there (say in /tmp) cannot redirect the write.
+  ::unlink(partial.c_str());
+  const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return std::unexpected("cannot write " + path + ": " + std::strerror(errno));
   ::fchmod(fd, 0600);
   std::size_t done = 0;

@@ -221,9 +221,11 @@ TEST_CASE("account export and import run as jobs; the file travels as base64") {
   CHECK(imported["progress"].back()["stage"] == "done");
   CHECK(control.account_list.size() == 1);
 
-  // The web UI (an account scope) exports only its own account and never imports.
+  // The web UI (an account scope) neither exports (not even its own account) nor imports.
   const std::optional<std::string> mallory = std::string("mallory@mmmm.freemail");
   CHECK(api.handle("POST", "/api/accounts/export", nlohmann::json{{"account", alice}, {"passphrase", "long enough"}}.dump(),
+                   mallory).status == 403);
+  CHECK(api.handle("POST", "/api/accounts/export", nlohmann::json{{"account", *mallory}, {"passphrase", "long enough"}}.dump(),
                    mallory).status == 403);
   CHECK(api.handle("POST", "/api/accounts/import", nlohmann::json{{"file_base64", b64}, {"passphrase", "long enough"}}.dump(),
                    mallory).status == 403);
