@@ -1,6 +1,7 @@
 #include "smtp/smtp_server.h"
 
 #include <array>
+#include <chrono>
 #include <list>
 #include <optional>
 
@@ -33,6 +34,7 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
   bool stopped = false;
 
   void accept();
+  bool make_room();
   void forget_closed() {
     connections.remove_if([](const std::weak_ptr<Connection>& c) { return c.expired(); });
   }
@@ -68,6 +70,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     send(std::move(step));
   }
 
+  // May this connection make room for a newcomer when the server is full? Only if it has not
+  // authenticated and is not in the middle of a login: a local program holding idle sockets must not
+  // keep the user's mail client from sending, and nobody's real session is ever cut.
+  bool evictable() const { return socket_.is_open() && !session_.account() && !session_.login_pending(); }
+  std::chrono::steady_clock::time_point last_active() const { return last_active_; }
+  void evict() {
+    Step step;
+    step.output = "421 4.7.0 server full: closing this connection, which has not logged in\r\n";
+    step.close = true;
+    send(std::move(step));
+  }
+
   void close() {
     error_code ignored;
     idle_timer_.cancel();
@@ -87,6 +101,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
     socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](error_code ec, std::size_t n) {
       self->idle_timer_.cancel();
+      self->last_active_ = std::chrono::steady_clock::now();
       if (self->timed_out_) {
         Step step;
         step.output = self->session_.timeout_reply();
@@ -157,9 +172,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string output_;
   std::string peer_;  // the client's address, for the login gate's failure counting
   bool timed_out_ = false;
+  std::chrono::steady_clock::time_point last_active_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace
+
+// Closes the longest-idle connection that has not logged in; false if there is none.
+bool Server::Shared::make_room() {
+  std::shared_ptr<Connection> oldest;
+  for (auto& weak : connections) {
+    auto c = weak.lock();
+    if (c && c->evictable() && (!oldest || c->last_active() < oldest->last_active())) oldest = std::move(c);
+  }
+  if (!oldest) return false;
+  if (log) log("smtp: server full; closing the longest-idle connection that has not logged in");
+  connections.remove_if([&](const std::weak_ptr<Connection>& w) { return w.lock() == oldest; });
+  oldest->evict();
+  return true;
+}
 
 void Server::Shared::accept() {
   acceptor.async_accept([self = shared_from_this()](error_code ec, tcp::socket socket) {
@@ -167,7 +197,7 @@ void Server::Shared::accept() {
     if (!ec) {
       self->forget_closed();
       auto connection = std::make_shared<Connection>(std::move(socket), self);
-      if (self->connections.size() >= self->options.max_sessions) {
+      if (self->connections.size() >= self->options.max_sessions && !self->make_room()) {
         if (self->log) self->log("smtp: too many connections, refusing one");
         connection->refuse();
       } else {

@@ -21,7 +21,7 @@ from local import Daemon, Failure, alive, normal_imap, normal_smtp, rss_kib, run
 
 COUNT = 1000
 # Protocols that must serve a normal session even while the flood fills their connection cap.
-SERVES_DURING_OWN_FLOOD = {"HTTP", "IMAP"}
+SERVES_DURING_OWN_FLOOD = {"HTTP", "IMAP", "SMTP"}
 BOUND_KIB = 64 * 1024
 
 

@@ -134,8 +134,16 @@ def main():
         assert c.closed()
         print("ok: wrong state")
 
-        # Connections over the cap get 421 at once; those inside it are served.
-        held = [session(port) for _ in range(20)]  # the --max-sessions
+        # At the cap (--max-sessions 20): a newcomer takes the place of the longest-idle connection
+        # that has not logged in; when every session is logged in, the newcomer gets 421 at once.
+        held = [session(port) for _ in range(20)]
+        newcomer = session(port)
+        r = held[0].reply()
+        assert r.startswith("421 4.7.0 server full"), r
+        assert held[0].closed()
+        held = held[1:] + [newcomer]
+        for h in held:
+            h.expect("AUTH PLAIN %s\r\n" % plain(ME, PW), 235)
         over = Client(port)
         r = over.reply()
         assert r.startswith("421 4.7.0 too many connections"), r
@@ -144,7 +152,7 @@ def main():
         for h in held:
             h.s.close()
         time.sleep(0.2)
-        print("ok: connection cap answered with 421")
+        print("ok: connection cap: an idle unauthenticated connection gave way; full of logged-in sessions -> 421")
 
         # An oversized message: 552 at the end, session still usable.
         c = session(port)

@@ -136,20 +136,39 @@ TEST_CASE("server: idle clients are dropped with 421") {
   CHECK(c.closed_by_server());
 }
 
-TEST_CASE("server: too many connections get 421; a client vanishing mid-DATA harms no one") {
+TEST_CASE("server: when full, an idle unauthenticated connection makes room; logged-in ones never do") {
   Options o;
   o.max_sessions = 2;
   Running r{o};
+  auto log_in = [&](Client& c, const char* name) {
+    CHECK(c.reply().starts_with("220 "));
+    c.send(std::string("EHLO ") + name + "\r\nAUTH PLAIN " + plain("alice@aaaaaaaa.freemail", "secret") + "\r\n");
+    CHECK(c.reply().starts_with("250"));
+    CHECK(c.reply().starts_with("235 "));
+  };
   {
     Client a(r.server->port());
-    CHECK(a.reply().starts_with("220 "));
-    a.send("EHLO a\r\nAUTH PLAIN " + plain("alice@aaaaaaaa.freemail", "secret") +
-           "\r\nMAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nDATA\r\nSubject: half\r\n");
+    log_in(a, "a");
+    a.send("MAIL FROM:<alice@aaaaaaaa.freemail>\r\nRCPT TO:<bob>\r\nDATA\r\nSubject: half\r\n");
+    CHECK(a.reply().starts_with("250 "));
+    CHECK(a.reply().starts_with("250 "));
+    CHECK(a.reply().starts_with("354 "));
+    Client idle(r.server->port());
+    CHECK(idle.reply().starts_with("220 "));
+    // Full: the idle, unauthenticated connection is closed for the newcomer, not the newcomer refused.
     Client b(r.server->port());
     CHECK(b.reply().starts_with("220 "));
+    CHECK(idle.reply() == "421 4.7.0 server full: closing this connection, which has not logged in\r\n");
+    CHECK(idle.closed_by_server());
+    b.send("EHLO b\r\nAUTH PLAIN " + plain("alice@aaaaaaaa.freemail", "secret") + "\r\n");
+    CHECK(b.reply().starts_with("250"));
+    CHECK(b.reply().starts_with("235 "));
+    // Full of logged-in sessions: the newcomer is refused and nobody's session is cut.
     Client refused(r.server->port());
     CHECK(refused.reply() == "421 4.7.0 too many connections (at most 2 at a time), try again later\r\n");
     CHECK(refused.closed_by_server());
+    b.send("NOOP\r\n");
+    CHECK(b.reply() == "250 2.0.0 Ok\r\n");
     // a and b leave without QUIT (a in the middle of DATA).
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
