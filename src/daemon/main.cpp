@@ -1,9 +1,11 @@
 // fcpmaild: the fcpmail daemon. Wiring only: data dir checks, the database, the node connection
 // (or the embedded simulated node), the engine, and the IMAP, SMTP and HTTP listeners.
+#include <cstring>
 #include <utility>
 
 #include "auth/login_gate.h"
 #include "crypto/sealed_box.h"
+#include "crypto/random.h"
 #include "engine/engine.h"
 #include "engine/fcp_node.h"
 #include "engine/password_login.h"
@@ -249,6 +251,10 @@ int main(int argc, char** argv) {
     sc.listen_host = "127.0.0.1";
     sc.port = 0;
     sc.state_file = (options.data_dir / "node.db").string();
+    // The simulated node derives identity and SSK keys from its seed: a fixed seed would give every
+    // fresh data dir on every machine the same "secret" keys.
+    const std::string seed_bytes = crypto::random_bytes(sizeof sc.seed);
+    std::memcpy(&sc.seed, seed_bytes.data(), sizeof sc.seed);
     sc.dnf_rate = options.sim_dnf_rate;
     sc.drop_every = options.sim_drop_every;
     try {
