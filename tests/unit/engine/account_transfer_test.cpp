@@ -99,6 +99,7 @@ TEST_CASE("account archive: other files and extra bytes") {
 // ---- the engine path ---------------------------------------------------------------------------
 
 #include "engine/engine.h"
+#include "engine_world.h"
 #include "memory_node.h"
 
 #include "store/database.h"
@@ -112,13 +113,7 @@ using fcpmail::engine::test::MemoryNode;
 
 namespace {
 
-EngineConfig fast_config() {
-  EngineConfig c;
-  c.intervals = Intervals{}.scaled(0.00002);  // 12 h -> 0.86 s, 5 min -> 6 ms, 1 h -> 72 ms
-  c.tick = std::chrono::milliseconds(2);
-  c.rts_days_back = 1;
-  return c;
-}
+using fcpmail::engine::test::fast_config;
 
 // Another machine's node on the same network: it shares the MemoryNode's data (puts, gets) but has
 // its own WebOfTrust with no own identities until one is restored from its insert URI (WoT's
@@ -208,24 +203,11 @@ struct Network {
 
   template <class Pred>
   bool run_until(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds(15000)) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-      if (pred()) return true;
-      io.run_for(std::chrono::milliseconds(5));
-    }
-    return pred();
+    return test::run_io_until(io, pred, limit);
   }
 
   std::string create(Daemon& d, const std::string& name) {
-    std::optional<Result<AccountCreated>> result;
-    AccountCreateRequest r;
-    r.nickname = name;
-    r.password = "secret-" + name;
-    r.rsa_key_file = std::string(FCPMAIL_FIXTURES) + "/keys/" + name + ".key";
-    d.engine->create_account(r, {}, [&](Result<AccountCreated> c) { result = std::move(c); });
-    REQUIRE(run_until([&] { return result.has_value(); }));
-    REQUIRE_MESSAGE(result->has_value(), (result->has_value() ? "" : result->error()));
-    return (*result)->account.address;
+    return test::create_fixture_account(io, *d.engine, name, std::chrono::milliseconds(15000));
   }
 
   Result<std::string> export_account(Daemon& d, const std::string& account, const std::string& passphrase,
@@ -251,8 +233,7 @@ struct Network {
   }
 
   static std::string mail(const std::string& from, const std::string& to, const std::string& body) {
-    return "From: " + from + "\r\nTo: " + to + "\r\nSubject: transfer\r\nDate: Fri, 27 Nov 2026 14:00:00 +0000\r\n\r\n" +
-           body + "\r\n";
+    return test::mail_text(from, to, "transfer", body);
   }
 
   // Sends and releases; returns the outbox id.
@@ -270,11 +251,7 @@ struct Network {
   }
 
   static std::vector<std::string> inbox(Daemon& d, const std::string& account) {
-    std::vector<std::string> out;
-    auto list = d.mailbox.messages(account, "INBOX");
-    if (!list) return out;
-    for (const auto& m : *list) out.push_back(*d.mailbox.read_message(account, "INBOX", m.uid));
-    return out;
+    return test::inbox_of(d.mailbox, account);
   }
 
   static std::size_t count_containing(const std::vector<std::string>& mails, const std::string& text) {

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "engine/engine.h"
+#include "engine_world.h"
 #include "memory_node.h"
 
 #include "crypto/sealed_box.h"
@@ -36,85 +37,10 @@ crypto::RsaPrivateKey fixture_key(const std::string& name) {
   return *key;
 }
 
-EngineConfig fast_config() {
-  EngineConfig c;
-  c.intervals = Intervals{}.scaled(0.00002);  // 12 h -> 0.86 s, 5 min -> 6 ms, 1 h -> 72 ms
-  c.tick = std::chrono::milliseconds(2);
-  c.rts_days_back = 1;
-  return c;
-}
+using fcpmail::engine::test::fast_config;
 
-struct World {
-  boost::asio::io_context io;
-  std::unique_ptr<SQLite::Database> db = store::open_memory_database();
-  MailboxStore mailbox{*db};
-  MemoryNode node{io};
-  crypto::Key256 key{};
-  crypto::SealedBox box{key};
-  std::vector<std::string> log;
-  Engine engine;
-
-  explicit World(EngineConfig config = fast_config())
-      : engine(EngineDeps{io, *db, node, &mailbox, box,
-                          [this](std::string_view line) {
-                            log.emplace_back(line);
-                            if (std::getenv("ENGINE_TEST_LOG")) std::cerr << "  | " << line << "\n";
-                          },
-                          NodeStatus{"memory", 0, true, false, "", std::nullopt, true},
-                          [this](const std::string& account, const std::array<std::uint8_t, 32>& k) {
-                            mailbox.unlock(account, k);
-                          }},
-               config) {
-    engine.start();
-  }
-
-  // Lets running steps finish while the engine starts nothing new, so no coroutine outlives the
-  // database it uses.
-  ~World() {
-    engine.stop();
-    io.run_for(std::chrono::milliseconds(100));
-    io.stop();
-  }
-
-  template <class Pred>
-  bool run_until(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-      if (pred()) return true;
-      io.run_for(std::chrono::milliseconds(5));
-    }
-    return pred();
-  }
-
-  std::string create(const std::string& name) {
-    std::optional<Result<AccountCreated>> result;
-    AccountCreateRequest r;
-    r.nickname = name;
-    r.password = "secret-" + name;
-    r.rsa_key_file = std::string(FCPMAIL_FIXTURES) + "/keys/" + name + ".key";
-    engine.create_account(r, {}, [&](Result<AccountCreated> c) { result = std::move(c); });
-    REQUIRE(run_until([&] { return result.has_value(); }));
-    REQUIRE_MESSAGE(result->has_value(), (result->has_value() ? "" : result->error()));
-    return (*result)->account.address;
-  }
-
-  std::string mail(const std::string& from, const std::string& to, const std::string& subject, const std::string& body) {
-    return "From: " + from + "\r\nTo: " + to + "\r\nSubject: " + subject + "\r\nDate: Fri, 27 Nov 2026 14:00:00 +0000\r\n\r\n" + body + "\r\n";
-  }
-
-  std::vector<std::string> inbox(const std::string& account) {
-    std::vector<std::string> out;
-    auto list = mailbox.messages(account, "INBOX");
-    if (!list) return out;
-    for (const auto& m : *list) out.push_back(*mailbox.read_message(account, "INBOX", m.uid));
-    return out;
-  }
-
-  std::string state_of(std::int64_t outbox_id) {
-    auto e = engine.outbox_show(outbox_id);
-    if (!e || e->entry.recipients.empty()) return "?";
-    return e->entry.recipients.front().code;
-  }
+struct World : test::EngineWorld<MemoryNode> {
+  explicit World(EngineConfig config = fast_config()) : EngineWorld(config) {}
 
   std::string identity_of(const std::string& address) {
     SQLite::Statement q(*db, "SELECT identity_id FROM account WHERE address = ?");

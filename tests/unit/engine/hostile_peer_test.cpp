@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "engine/engine.h"
+#include "engine_world.h"
 #include "memory_node.h"
 
 #include "crypto/sealed_box.h"
@@ -125,57 +126,10 @@ struct Stranger {
   std::string identity_id, mailsite;  // mailsite: the USK an RTS names
 };
 
-struct World {
-  boost::asio::io_context io;
-  std::unique_ptr<SQLite::Database> db = store::open_memory_database();
-  MailboxStore mailbox{*db};
-  SizeLimitedNode node{io};
-  crypto::Key256 key{};
-  crypto::SealedBox box{key};
-  std::vector<std::string> log;
-  Engine engine;
+struct World : test::EngineWorld<SizeLimitedNode> {
+  explicit World(EngineConfig config = hostile_config()) : EngineWorld(config) {}
 
-  explicit World(EngineConfig config = hostile_config())
-      : engine(EngineDeps{io, *db, node, &mailbox, box,
-                          [this](std::string_view line) {
-                            log.emplace_back(line);
-                            if (std::getenv("ENGINE_TEST_LOG")) std::cerr << "  | " << line << "\n";
-                          },
-                          NodeStatus{"memory", 0, true, false, "", std::nullopt, true},
-                          [this](const std::string& account, const std::array<std::uint8_t, 32>& k) {
-                            mailbox.unlock(account, k);
-                          }},
-               config) {
-    engine.start();
-  }
-  ~World() {
-    engine.stop();
-    io.run_for(std::chrono::milliseconds(100));
-    io.stop();
-  }
-
-  template <class Pred>
-  bool run_until(Pred pred, std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < end) {
-      if (pred()) return true;
-      io.run_for(std::chrono::milliseconds(5));
-    }
-    return pred();
-  }
   void settle(int ms = 300) { run_until([] { return false; }, std::chrono::milliseconds(ms)); }
-
-  std::string create(const std::string& name) {
-    std::optional<Result<AccountCreated>> result;
-    AccountCreateRequest r;
-    r.nickname = name;
-    r.password = "secret-" + name;
-    r.rsa_key_file = std::string(FCPMAIL_FIXTURES) + "/keys/" + name + ".key";
-    engine.create_account(r, {}, [&](Result<AccountCreated> c) { result = std::move(c); });
-    REQUIRE(run_until([&] { return result.has_value(); }));
-    REQUIRE_MESSAGE(result->has_value(), (result->has_value() ? "" : result->error()));
-    return (*result)->account.address;
-  }
 
   AccountInfo info(const std::string& address) {
     SQLite::Statement q(*db, "SELECT id, identity_id, rtsksk FROM account WHERE address = ?");
@@ -190,13 +144,6 @@ struct World {
     return q.getColumn(0).getInt64();
   }
 
-  std::vector<std::string> inbox(const std::string& account) {
-    std::vector<std::string> out;
-    auto list = mailbox.messages(account, "INBOX");
-    if (!list) return out;
-    for (const auto& m : *list) out.push_back(*mailbox.read_message(account, "INBOX", m.uid));
-    return out;
-  }
   bool inbox_has(const std::string& account, const std::string& word) {
     for (const auto& m : inbox(account))
       if (m.find(word) != std::string::npos) return true;
@@ -217,16 +164,6 @@ struct World {
     std::size_t n = 0;
     for (const auto& u : node.memory.put_log) n += u.find("/r-") != std::string::npos;
     return n;
-  }
-
-  std::string mail(const std::string& from, const std::string& to, const std::string& subject, const std::string& body) {
-    return "From: " + from + "\r\nTo: " + to + "\r\nSubject: " + subject + "\r\nDate: Fri, 27 Nov 2026 14:00:00 +0000\r\n\r\n" + body + "\r\n";
-  }
-
-  std::string state_of(std::int64_t outbox_id) {
-    auto e = engine.outbox_show(outbox_id);
-    if (!e || e->entry.recipients.empty()) return "?";
-    return e->entry.recipients.front().code;
   }
 
   // The proof the engine still serves: alice (accepted by bob beforehand) writes, bob receives.
