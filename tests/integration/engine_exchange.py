@@ -3,7 +3,6 @@
 read back over IMAP: two accounts in one daemon complete the handshake with consent and approvals
 and exchange mail both ways; a denied stranger gets no channel; a SIGKILL in the middle of an
 exchange loses and duplicates nothing."""
-import imaplib
 import json
 import os
 import shutil
@@ -12,6 +11,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_support"))
+from cli_session import CliSession  # noqa: E402
 
 build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
 fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
@@ -82,40 +84,8 @@ def outbox_codes(account):
     return {e["id"]: [r["code"] for r in e["recipients"]] for e in entries}
 
 
-def requests_of(account):
-    r = cli_json("requests", "list", "--account", account)
-    return r if isinstance(r, list) else r.get("requests", [])
-
-
-def inbox(endpoints, account, password="pw"):
-    host, port = endpoints["imap"].rsplit(":", 1)
-    with imaplib.IMAP4(host, int(port)) as imap:
-        imap.login(account, password)
-        imap.select("INBOX", readonly=True)
-        _, ids = imap.search(None, "ALL")
-        out = []
-        for num in ids[0].split():
-            _, msg = imap.fetch(num, "(BODY.PEEK[])")
-            out.append(msg[0][1].decode("utf-8", "replace"))
-        return out
-
-
-def create(name):
-    r = cli("account", "create", name, "--password-stdin", "--rsa-key", os.path.join(fixtures, "keys", name + ".key"),
-            stdin="pw\n")
-    for line in r.stdout.splitlines():
-        if "@" in line and line.strip().endswith(".freemail"):
-            return line.split()[-1]
-    fail("no address in: " + r.stdout)
-
-
-def send(frm, to, subject, body):
-    path = os.path.join(work, "msg.txt")
-    with open(path, "w", newline="") as f:
-        f.write(f"From: {frm}\r\nTo: {to}\r\nSubject: {subject}\r\n\r\n{body}\r\n")
-    r = cli("send", "--from", frm, "--to", to, "--file", path)
-    digits = [int(w.strip("#.;")) for w in r.stdout.split() if w.strip("#.;").isdigit()]
-    return digits[0]
+session = CliSession(cli, cli_json, fail, fixtures, work)
+requests_of, inbox, create, send = session.requests_of, session.inbox, session.create, session.send
 
 
 try:
