@@ -8,7 +8,6 @@ passphrase refused, --json output, a second import refused). Bob mails again: it
 INBOX on B (IMAP) exactly once; a stranger reaches her through her mailsite and an RTS. Finally the
 same file is imported into daemon D on a second, fresh sim whose WebOfTrust never saw alice: the
 identity is restored from its insert URI and the mailsite republished there (human output)."""
-import imaplib
 import json
 import os
 import re
@@ -18,6 +17,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_support"))
+from cli_session import imap_inbox, wait_for_control  # noqa: E402
 
 build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
 fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
@@ -61,11 +63,10 @@ def start(name, port):
                           "--imap-listen", "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
                           "--interval-scale", "0.0001"], stdout=log, stderr=log)
     processes.append(p)
-    for _ in range(100):
-        if os.path.exists(os.path.join(data, "control.json")):
-            return p, data, json.load(open(os.path.join(data, "control.json")))
-        time.sleep(0.1)
-    fail(name + " did not start")
+    endpoints = wait_for_control(data)
+    if endpoints is None:
+        fail(name + " did not start")
+    return p, data, endpoints
 
 
 def stop(p):
@@ -128,12 +129,7 @@ def send(data, frm, to, body):
 
 
 def inbox(endpoints, account):
-    host, port = endpoints["imap"].rsplit(":", 1)
-    with imaplib.IMAP4(host, int(port)) as imap:
-        imap.login(account, "pw")
-        imap.select("INBOX", readonly=True)
-        _, ids = imap.search(None, "ALL")
-        return [imap.fetch(n, "(BODY.PEEK[])")[1][0][1].decode() for n in ids[0].split()]
+    return imap_inbox(endpoints, account, "pw", errors="strict")
 
 
 def accounts(data):

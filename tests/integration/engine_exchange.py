@@ -13,7 +13,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_support"))
-from cli_session import CliSession  # noqa: E402
+from cli_session import CliSession, wait_for_control  # noqa: E402
 
 build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
 fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
@@ -46,11 +46,10 @@ def start_daemon():
     daemon = subprocess.Popen([daemon_bin, "--data-dir", data, "--embedded-node", "--imap-listen", "127.0.0.1:0",
                                "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
                                "--interval-scale", SCALE], stdout=log, stderr=log)
-    for _ in range(100):
-        if os.path.exists(os.path.join(data, "control.json")):
-            return json.load(open(os.path.join(data, "control.json")))
-        time.sleep(0.1)
-    fail("daemon did not start")
+    endpoints = wait_for_control(data)
+    if endpoints is None:
+        fail("daemon did not start")
+    return endpoints
 
 
 def cli(*args, stdin=None, check=True):

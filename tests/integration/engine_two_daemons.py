@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """Two fcpmaild daemons sharing one simulated node (the first embeds it, the second reaches it over
 --fcp): alice in one, bob in the other, handshake with consent and mail both ways."""
-import imaplib
 import json
 import os
 import re
@@ -10,6 +9,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_support"))
+from cli_session import imap_inbox, wait_for_control  # noqa: E402
 
 build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
 fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
@@ -35,11 +37,10 @@ def start(name, node_args):
                           "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--interval-scale", "0.0001"],
                          stdout=log, stderr=log)
     daemons.append(p)
-    for _ in range(100):
-        if os.path.exists(os.path.join(data, "control.json")):
-            return data, json.load(open(os.path.join(data, "control.json")))
-        time.sleep(0.1)
-    fail(name + " did not start")
+    endpoints = wait_for_control(data)
+    if endpoints is None:
+        fail(name + " did not start")
+    return data, endpoints
 
 
 def cli(data, *args, stdin=None):
@@ -89,12 +90,7 @@ def send(data, frm, to, body):
 
 
 def inbox(endpoints, account):
-    host, port = endpoints["imap"].rsplit(":", 1)
-    with imaplib.IMAP4(host, int(port)) as imap:
-        imap.login(account, "pw")
-        imap.select("INBOX", readonly=True)
-        _, ids = imap.search(None, "ALL")
-        return [imap.fetch(n, "(BODY.PEEK[])")[1][0][1].decode() for n in ids[0].split()]
+    return imap_inbox(endpoints, account, "pw", errors="strict")
 
 
 try:

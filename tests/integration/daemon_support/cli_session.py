@@ -1,13 +1,28 @@
-"""What the single-daemon integration scripts (engine_exchange.py, hostile_peers.py) do through the
-fcpmail CLI and IMAP: create an account from a fixture key, send a message from a file, list
-contact requests, read an INBOX. Each script keeps its own daemon start-up, `cli` and `fail`
-(they differ in what they wait for and print) and binds them here once."""
+"""What the fcpmaild integration scripts share: waiting for a started daemon's control.json, reading
+an INBOX over IMAP, and (CliSession, for the single-daemon scripts engine_exchange.py and
+hostile_peers.py) creating an account from a fixture key, sending a message from a file, listing
+contact requests through the fcpmail CLI. Each script keeps its own daemon command line, `cli` and
+`fail` (they differ in what they start, wait for and print)."""
 import imaplib
+import json
 import os
+import time
 
 
-def imap_inbox(endpoints, account, password="pw"):
-    """Every INBOX message of `account`, read-only over the daemon's IMAP endpoint."""
+def wait_for_control(data, tries=100):
+    """The parsed control.json (the daemon's endpoints) once the daemon in `data` has written it,
+    polling every 0.1 s; None if it did not appear within `tries` polls."""
+    path = os.path.join(data, "control.json")
+    for _ in range(tries):
+        if os.path.exists(path):
+            return json.load(open(path))
+        time.sleep(0.1)
+    return None
+
+
+def imap_inbox(endpoints, account, password="pw", errors="replace"):
+    """Every INBOX message of `account`, read-only over the daemon's IMAP endpoint, decoded as UTF-8
+    (errors="strict" makes a message that is not valid UTF-8 raise)."""
     host, port = endpoints["imap"].rsplit(":", 1)
     with imaplib.IMAP4(host, int(port)) as imap:
         imap.login(account, password)
@@ -16,7 +31,7 @@ def imap_inbox(endpoints, account, password="pw"):
         out = []
         for num in ids[0].split():
             _, msg = imap.fetch(num, "(BODY.PEEK[])")
-            out.append(msg[0][1].decode("utf-8", "replace"))
+            out.append(msg[0][1].decode("utf-8", errors))
         return out
 
 
