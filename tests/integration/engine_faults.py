@@ -7,7 +7,6 @@ busy, so the multi-hop recipient lookup (GetIdentity, GetProperty, mailsite USK 
 GenerateSSK, the RTS insert) is cut off many times. It must resume at the step in flight (the FCP
 adapter sends a request lost with the connection again; what was fetched is kept in the contact
 row) instead of starting from scratch, which used to livelock."""
-import imaplib
 import json
 import os
 import re
@@ -16,6 +15,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_support"))
+from cli_session import imap_inbox, wait_for_control  # noqa: E402
 
 build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
 fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
@@ -52,12 +54,7 @@ def codes():
 
 
 def inbox(endpoints, account):
-    host, port = endpoints["imap"].rsplit(":", 1)
-    with imaplib.IMAP4(host, int(port)) as imap:
-        imap.login(account, "pw")
-        imap.select("INBOX", readonly=True)
-        _, ids = imap.search(None, "ALL")
-        return [imap.fetch(n, "(BODY.PEEK[])")[1][0][1].decode() for n in ids[0].split()]
+    return imap_inbox(endpoints, account, "pw", errors="strict")
 
 
 try:
@@ -66,11 +63,9 @@ try:
                                "--imap-listen", "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0", "--http-listen",
                                "127.0.0.1:0", "--interval-scale", "0.0001", "--outbound-approval", "auto",
                                "--sim-faults", "0.2,40"], stdout=log, stderr=log)
-    for _ in range(100):
-        if os.path.exists(os.path.join(data, "control.json")):
-            break
-        time.sleep(0.1)
-    endpoints = json.load(open(os.path.join(data, "control.json")))
+    endpoints = wait_for_control(data)
+    if endpoints is None:
+        fail("daemon did not start")
     addr = {}
     for name in ("alice", "bob"):
         out = cli("account", "create", name, "--password-stdin", "--rsa-key", os.path.join(fixtures, "keys", name + ".key"),
