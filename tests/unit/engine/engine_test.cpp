@@ -28,16 +28,8 @@ using fcpmail::engine::test::MemoryNode;
 
 namespace {
 
-crypto::RsaPrivateKey fixture_key(const std::string& name) {
-  std::ifstream in(std::string(FCPMAIL_FIXTURES) + "/keys/" + name + ".key");
-  std::stringstream text;
-  text << in.rdbuf();
-  auto key = freemail::read_rsa_key_file(text.str());
-  REQUIRE(key.has_value());
-  return *key;
-}
-
 using fcpmail::engine::test::fast_config;
+using fcpmail::engine::test::fixture_key;
 
 struct World : test::EngineWorld<MemoryNode> {
   explicit World(EngineConfig config = fast_config()) : EngineWorld(config) {}

@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 
 #include "crypto/sealed_box.h"
+#include "freemail/rsa_key_file.h"
 #include "store/database.h"
 #include "store/mailbox_store.h"
 
@@ -16,14 +17,31 @@
 #include <array>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace fcpmail::engine::test {
+
+// The text of fixtures/keys/<file>.
+inline std::string fixture_text(const std::string& file) {
+  std::ifstream in(std::string(FCPMAIL_FIXTURES) + "/keys/" + file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// The private key in fixtures/keys/<name>.key; fails the test if it does not parse.
+inline crypto::RsaPrivateKey fixture_key(const std::string& name) {
+  auto key = freemail::read_rsa_key_file(fixture_text(name + ".key"));
+  REQUIRE(key.has_value());
+  return *key;
+}
 
 // Short enough that handshakes and retries happen within a test's seconds.
 inline EngineConfig fast_config() {

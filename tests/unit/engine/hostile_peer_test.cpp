@@ -41,18 +41,8 @@ namespace {
 
 constexpr std::int64_t day_ms = 86'400'000;
 
-std::string fixture_text(const std::string& name) {
-  std::ifstream in(std::string(FCPMAIL_FIXTURES) + "/keys/" + name);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-crypto::RsaPrivateKey fixture_key(const std::string& name) {
-  auto key = freemail::read_rsa_key_file(fixture_text(name + ".key"));
-  REQUIRE(key.has_value());
-  return *key;
-}
+using fcpmail::engine::test::fixture_key;
+using fcpmail::engine::test::fixture_text;
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
