@@ -108,6 +108,7 @@ std::optional<std::time_t> parse_iso(const std::string& s) {
 }
 
 std::string relative(long long seconds) {
+  if (seconds == 0) return "now";  // "in 0 s" read as the future for something that just happened
   const long long a = seconds < 0 ? -seconds : seconds;
   std::string amount;
   if (a < 60) amount = std::to_string(a) + " s";
