@@ -1,5 +1,6 @@
 // Engine: construction, the scheduler, status and queues, row loading.
 #include "engine/engine_impl.h"
+#include "engine/password_login.h"
 
 #include "crypto/sha256.h"
 #include "freemail/address.h"
@@ -580,17 +581,11 @@ Queues Engine::queues() {
   return out;
 }
 
+// On the engine's own connection, so on its thread; fcpmaild's servers use PasswordLogin instead.
 std::optional<std::string> Engine::check_login(const std::string& user, const std::string& password) {
-  auto account = impl_->account_by_address(user);
-  if (!account) return std::nullopt;
-  std::string lower(user);
-  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  if (lower != account->address && user != account->identity_id) return std::nullopt;  // no prefixes at login
-  SQLite::Statement q(impl_->db, "SELECT password_hash FROM account WHERE id = ?");
-  q.bind(1, account->id);
-  if (!q.executeStep()) return std::nullopt;
-  if (!crypto::verify_password(password, q.getColumn(0).getString())) return std::nullopt;
-  return account->address;
+  auto stored = find_login(impl_->db, user);
+  if (!stored || !crypto::verify_password(password, stored->password_hash)) return std::nullopt;
+  return stored->address;
 }
 
 std::optional<std::array<std::uint8_t, 32>> Engine::mailbox_key(const std::string& account) {

@@ -18,33 +18,34 @@ std::expected<std::unique_ptr<PasswordLogin>, std::string> PasswordLogin::open(c
   }
 }
 
-std::optional<std::string> PasswordLogin::check_login(const std::string& user, const std::string& password) {
+std::optional<StoredLogin> find_login(SQLite::Database& db, const std::string& user) {
   // Addresses are stored canonical (lower case); identity ids are case-sensitive Freenet base64.
   std::string lowered(user);
   for (auto& ch : lowered) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  std::optional<std::string> address;
-  std::string stored_hash;
+  SQLite::Statement q(db, "SELECT address, password_hash FROM account WHERE address = ? OR identity_id = ?");
+  q.bind(1, lowered);
+  q.bind(2, user);
+  if (!q.executeStep()) return std::nullopt;
+  return StoredLogin{q.getColumn(0).getString(), q.getColumn(1).getString()};
+}
+
+std::optional<std::string> PasswordLogin::check_login(const std::string& user, const std::string& password) {
+  std::optional<StoredLogin> stored;
   {
     std::lock_guard lock(mutex_);
     try {
-      SQLite::Statement q(*db_, "SELECT address, password_hash FROM account WHERE address = ? OR identity_id = ?");
-      q.bind(1, lowered);
-      q.bind(2, user);
-      if (q.executeStep()) {
-        address = q.getColumn(0).getString();
-        stored_hash = q.getColumn(1).getString();
-      }
+      stored = find_login(*db_, user);
     } catch (const std::exception&) {
       return std::nullopt;  // a busy or damaged database refuses the login; it never lets one through
     }
   }
   // The slow part runs outside the lock so that concurrent checks only wait for the lookup.
-  if (!address) {
+  if (!stored) {
     (void)crypto::verify_password(password, decoy_hash());
     return std::nullopt;
   }
-  if (!crypto::verify_password(password, stored_hash)) return std::nullopt;
-  return address;
+  if (!crypto::verify_password(password, stored->password_hash)) return std::nullopt;
+  return stored->address;
 }
 
 const std::string& PasswordLogin::decoy_hash() {

@@ -16,6 +16,14 @@
 
 namespace fcpmail::engine {
 
+// The account a login name stands for and its stored password hash: `user` is the address (the
+// domain in any case) or the WoT identity id, never a prefix. Throws SQLite::Exception.
+struct StoredLogin {
+  std::string address;
+  std::string password_hash;
+};
+std::optional<StoredLogin> find_login(SQLite::Database& db, const std::string& user);
+
 class PasswordLogin final : public LoginCheck {
  public:
   // Opens `database_file` read-only; the file must exist (open_database created it).
