@@ -176,11 +176,19 @@ Result<json> collect_account(Engine::Impl& impl, const AccountRow& account) {
   const std::string unfinished = "SELECT DISTINCT outbox_id FROM delivery WHERE state NOT IN ('delivered', 'failed', 'cancelled')";
   json outbox = rows(db, "SELECT * FROM outbox_message WHERE account_id = ? AND id IN (" + unfinished + ")", id);
   for (auto& m : outbox) {
-    auto body = impl.open(bytes_of(m["body_sealed"]), "outbox:" + std::to_string(m["id"].get<std::int64_t>()));
-    if (!body) return std::unexpected("cannot open outbox message " + std::to_string(m["id"].get<std::int64_t>()));
+    const auto outbox_id = m["id"].get<std::int64_t>();
+    auto body = impl.open(bytes_of(m["body_sealed"]), outbox_aad(id, outbox_id, "body"));
+    auto subject = m["subject_sealed"].is_null() ? std::expected<std::string, std::string>(std::unexpected(std::string("no sealed subject")))
+                                                 : impl.open(bytes_of(m["subject_sealed"]), outbox_aad(id, outbox_id, "subject"));
+    if (!body || !subject)
+      return std::unexpected("cannot open outbox message " + std::to_string(outbox_id) + " (" + (body ? subject.error() : body.error()) +
+                             "); cancel it with `fcpmail outbox cancel " + std::to_string(outbox_id) + "` and export again");
     m.erase("body_sealed");
+    m.erase("subject_sealed");
+    m.erase("legacy_seal");
     m.erase("outbox_uid");  // the IMAP Outbox copy stays behind with the mailbox
     m["body"] = json::binary(std::vector<std::uint8_t>(body->begin(), body->end()));
+    m["subject"] = *subject;  // as content version 1 always had it: opened, like every sealed column
   }
   content["outbox"] = std::move(outbox);
   content["deliveries"] = rows(db, "SELECT d.* FROM delivery d JOIN outbox_message m ON m.id = d.outbox_id WHERE m.account_id = ? AND m.id IN (" + unfinished + ")", id);
@@ -338,17 +346,25 @@ std::int64_t store_account(Engine::Impl& impl, const json& content) {
   for (const auto& m : array_of(content, "outbox")) {
     const std::int64_t new_id = insert_row(db, "outbox_message", m,
                                            json{{"account_id", account_id}, {"body_sealed", empty_blob()},
+                                                {"subject", ""}, {"subject_sealed", empty_blob()}, {"legacy_seal", 0},
                                                 {"outbox_uid", nullptr}});
-    const auto body = impl.seal(text(m, "body"), "outbox:" + std::to_string(new_id));
-    SQLite::Statement u(db, "UPDATE outbox_message SET body_sealed = ? WHERE id = ?");
+    // Sealed again under this data dir's key, bound to the new account and outbox ids.
+    const auto body = impl.seal(text(m, "body"), outbox_aad(account_id, new_id, "body"));
+    const auto subject = impl.seal(m.contains("subject") && m["subject"].is_string() ? m["subject"].get<std::string>() : std::string(),
+                                   outbox_aad(account_id, new_id, "subject"));
+    SQLite::Statement u(db, "UPDATE outbox_message SET body_sealed = ?, subject_sealed = ? WHERE id = ?");
     u.bind(1, body.data(), static_cast<int>(body.size()));
-    u.bind(2, new_id);
+    u.bind(2, subject.data(), static_cast<int>(subject.size()));
+    u.bind(3, new_id);
     u.exec();
     outbox[m.at("id").get<std::int64_t>()] = new_id;
   }
   for (const auto& d : array_of(content, "deliveries")) {
+    // A held delivery to an address not yet a contact has none (it gets one when approved).
+    const bool has_contact = d.contains("contact_id") && !d["contact_id"].is_null();
     json set = {{"outbox_id", mapped(outbox, d.at("outbox_id"), "outbox message")},
-                {"contact_id", mapped(contacts, d.at("contact_id"), "contact")}, {"channel_id", nullptr}};
+                {"contact_id", has_contact ? json(mapped(contacts, d["contact_id"], "contact")) : json(nullptr)},
+                {"channel_id", nullptr}};
     if (d.contains("channel_id") && !d["channel_id"].is_null()) set["channel_id"] = mapped(channels, d["channel_id"], "channel");
     deliveries[d.at("id").get<std::int64_t>()] = insert_row(db, "delivery", d, set);
   }

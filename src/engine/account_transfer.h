@@ -15,7 +15,9 @@
 //   outbox, deliveries, send_items
 //                    every outbox message with a recipient not yet delivered, failed or
 //                    cancelled (so unacked sends are resent from the new machine), and every
-//                    pending channel insert (CTS, messages, acks owed to peers)
+//                    pending channel insert (CTS, messages, acks owed to peers); subject and
+//                    body opened; a held delivery to an address not yet a contact has a null
+//                    contact_id (approval makes it one)
 //   seen_messages    message ids already stored per peer (a resend is acked, not stored twice)
 //   rts_days, rts_slots, rts_inbox
 //                    RTS polling progress and fetched RTSs not yet processed

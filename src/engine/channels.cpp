@@ -218,17 +218,23 @@ asio::awaitable<void> Engine::Impl::insert_send_item(std::int64_t item_id) {
   } else {
     std::expected<std::string, std::string> body;
     {  // no statement stays open across a suspension
-      SQLite::Statement b(db, "SELECT o.id, o.body_sealed, d.state FROM delivery d JOIN outbox_message o ON o.id = d.outbox_id WHERE d.id = ?");
+      SQLite::Statement b(db, "SELECT o.id, o.body_sealed, d.state, o.account_id FROM delivery d JOIN outbox_message o ON o.id = d.outbox_id WHERE d.id = ?");
       b.bind(1, delivery_id.value_or(0));
       if (!b.executeStep() || b.getColumn(2).getString() == "cancelled" || b.getColumn(2).getString() == "delivered") {
         b.reset();
         db.exec("DELETE FROM send_item WHERE id = " + std::to_string(item_id));
         co_return;
       }
-      body = open(b.getColumn(1).getString(), "outbox:" + std::to_string(b.getColumn(0).getInt64()));
+      body = open(b.getColumn(1).getString(), outbox_aad(b.getColumn(3).getInt64(), b.getColumn(0).getInt64(), "body"));
     }
-    if (!body) {
-      warn("outbox message unreadable: " + body.error());
+    if (!body) {  // altered or moved from another row: never sent, and said so once
+      const std::string why = "the outbox message does not open (" + body.error() + "); it was altered and is not sent";
+      warn("message " + std::to_string(message_id) + " to " + short_address(contact->address) + ": " + why);
+      db.exec("DELETE FROM send_item WHERE id = " + std::to_string(item_id));
+      SQLite::Statement f(db, "UPDATE delivery SET state = 'failed', error = ?, next_at = NULL WHERE id = ?");
+      f.bind(1, why);
+      f.bind(2, delivery_id.value_or(0));
+      f.exec();
       co_return;
     }
     // Signed here, not at submission: the signature binds this channel, the recipient and the id.

@@ -37,6 +37,16 @@ std::optional<std::string> identity_of_uri(std::string_view uri) {
 
 }  // namespace
 
+std::optional<std::string> consent_refusal(const ContactRow& contact) {
+  if (contact.state == "revoked")
+    return contact.address + " is revoked: you stopped accepting mail from this contact; allow them again with "
+                             "`fcpmail contacts add " + contact.address + "`";
+  if (contact.state == "denied")
+    return contact.address + " is denied: you refused their contact request; allow them with `fcpmail contacts add " +
+           contact.address + "`";
+  return std::nullopt;
+}
+
 // A contact named by address, identity id, petname, or a unique prefix of address or petname.
 static Result<ContactRow> find_contact(Engine::Impl& impl, std::int64_t account_id, const std::string& typed) {
   const std::string want = lower(typed);
@@ -100,7 +110,8 @@ Result<Contact> Engine::add_contact(const std::string& account_typed, const std:
     if (q.getColumn(0).getInt() > 0) return std::unexpected("the petname \"" + petname + "\" is already taken");
   }
   SQLite::Transaction tx(impl_->db);
-  const auto id = impl_->ensure_contact(account->id, address, identity_id);
+  const auto before = impl_->contact_by_identity(account->id, identity_id);
+  const auto id = impl_->accept_contact(account->id, address, identity_id);  // the user's act: also un-revokes
   {
     SQLite::Statement u(impl_->db, "UPDATE contact SET petname = CASE WHEN ? = '' THEN petname ELSE ? END, request_uri = COALESCE(?, request_uri), address = ? WHERE id = ?");
     u.bind(1, petname);
@@ -111,7 +122,8 @@ Result<Contact> Engine::add_contact(const std::string& account_typed, const std:
     u.exec();
   }
   tx.commit();
-  impl_->log("contact " + address + (petname.empty() ? "" : " (" + petname + ")") + " added to " + short_address(account->address));
+  impl_->log("contact " + address + (petname.empty() ? "" : " (" + petname + ")") + " added to " + short_address(account->address) +
+             (before && before->state != "accepted" ? " (was " + before->state + ")" : ""));
   return to_contact(*impl_->contact_by_id(id), account->address);
 }
 
@@ -138,8 +150,16 @@ Result<void> Engine::revoke_contact(const std::string& account_typed, const std:
   impl_->db.exec("UPDATE contact SET state = 'revoked' WHERE id = " + std::to_string(c->id));
   impl_->db.exec("UPDATE channel SET state = 'closed' WHERE contact_id = " + std::to_string(c->id));
   impl_->db.exec("DELETE FROM send_item WHERE channel_id IN (SELECT id FROM channel WHERE contact_id = " + std::to_string(c->id) + ")");
+  // Mail to them not delivered yet waits again, saying why, until the user allows them again.
+  auto revoked = *impl_->contact_by_id(c->id);
+  SQLite::Statement hold(impl_->db, "UPDATE delivery SET state = 'held', error = ?, next_at = NULL WHERE contact_id = ? AND "
+                                    "state IN ('held', 'released', 'inserting', 'awaiting_ack')");
+  hold.bind(1, *consent_refusal(revoked));
+  hold.bind(2, c->id);
+  const int held = hold.exec();
   tx.commit();
-  impl_->log("permission for " + c->address + " revoked: its channels are no longer polled");
+  impl_->log("permission for " + c->address + " revoked: its channels are no longer polled" +
+             (held ? "; " + std::to_string(held) + " message(s) to them held" : ""));
   return {};
 }
 
@@ -210,7 +230,7 @@ Result<ContactRequest> Engine::approve_request(std::int64_t id) {
   f.timeout_ms = j.value("timeout", std::int64_t{0});
 
   SQLite::Transaction tx(db);
-  const auto contact_id = impl_->ensure_contact(account_id, address, identity_id);
+  const auto contact_id = impl_->accept_contact(account_id, address, identity_id);  // the user's act
   {
     SQLite::Statement u(db, "UPDATE contact SET mailsite_uri = ?, rsa_public = ?, nickname = CASE WHEN nickname = '' THEN ? ELSE nickname END WHERE id = ?");
     u.bind(1, mailsite_uri);
@@ -238,8 +258,11 @@ Result<ContactRequest> Engine::deny_request(std::int64_t id) {
   const auto account_id = q.getColumn(0).getInt64();
   SQLite::Transaction tx(db);
   db.exec("UPDATE contact_request SET state = 'denied' WHERE id = " + std::to_string(id));
-  // Remember the refusal so later RTSs from them are dropped without asking again.
-  if (!impl_->contact_by_identity(account_id, r->identity_id)) {
+  // Remember the refusal so later RTSs from them are dropped without asking again (and mail to
+  // them is refused until the user allows them).
+  if (auto known = impl_->contact_by_identity(account_id, r->identity_id); known && known->state == "removed") {
+    db.exec("UPDATE contact SET state = 'denied' WHERE id = " + std::to_string(known->id));
+  } else if (!known) {
     SQLite::Statement i(db, "INSERT INTO contact (account_id, identity_id, address, nickname, state, added_at) VALUES (?, ?, ?, ?, 'denied', ?)");
     i.bind(1, account_id);
     i.bind(2, r->identity_id);

@@ -416,13 +416,14 @@ std::string Engine::Impl::insert_uri_of_channel(std::int64_t channel_id) {
   return text ? *text : std::string();
 }
 
-std::int64_t Engine::Impl::ensure_contact(std::int64_t account_id, const std::string& address,
+std::int64_t Engine::Impl::accept_contact(std::int64_t account_id, const std::string& address,
                                           const std::string& identity_id) {
   if (auto c = contact_by_identity(account_id, identity_id)) {
     if (c->state != "accepted") {
       SQLite::Statement u(db, "UPDATE contact SET state = 'accepted' WHERE id = ?");
       u.bind(1, c->id);
       u.exec();
+      log("contact " + short_address(c->address) + " accepted (was " + c->state + ")");
     }
     return c->id;
   }
@@ -435,10 +436,19 @@ std::int64_t Engine::Impl::ensure_contact(std::int64_t account_id, const std::st
   return db.getLastInsertRowid();
 }
 
+std::int64_t Engine::Impl::ensure_contact(std::int64_t account_id, const std::string& address,
+                                          const std::string& identity_id) {
+  if (auto c = contact_by_identity(account_id, identity_id); c && (c->state == "revoked" || c->state == "denied"))
+    return c->id;  // only the user gives that consent back (accept_contact)
+  return accept_contact(account_id, address, identity_id);
+}
+
 // ---- Engine ------------------------------------------------------------------------------------
 
 Engine::Engine(EngineDeps deps, EngineConfig config)
-    : config_(std::move(config)), impl_(std::make_unique<Impl>(*this, std::move(deps), config_)) {}
+    : config_(std::move(config)), impl_(std::make_unique<Impl>(*this, std::move(deps), config_)) {
+  impl_->reseal_legacy_outbox();
+}
 
 Engine::~Engine() {
   stop();

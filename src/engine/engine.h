@@ -95,8 +95,8 @@ class Engine final : public Control, public Submission, public LoginCheck {
                             std::string rfc822) override;
 
   // ---- Submission -----------------------------------------------------------------------------
-  std::expected<std::string, std::string> resolve_recipient(const std::string& account,
-                                                            std::string_view typed) override;
+  std::expected<std::string, RecipientRefusal> resolve_recipient(const std::string& account,
+                                                                 std::string_view typed) override;
   std::expected<std::string, std::string> submit(const std::string& account,
                                                  const std::vector<std::string>& recipients,
                                                  std::string rfc822) override;

@@ -131,7 +131,13 @@ struct Engine::Impl {
   std::expected<crypto::RsaPrivateKey, std::string> private_key(std::int64_t account_id);
   std::string insert_uri_of_account(std::int64_t account_id);   // unsealed, never logged
   std::string insert_uri_of_channel(std::int64_t channel_id);   // unsealed, never logged
-  // Finds or creates (accepted) the contact for a canonical address.
+  // Consent changes only by the user's act. accept_contact is that act (`contacts add`, approving
+  // a contact request, approving mail to them, or the standing --outbound-approval auto at
+  // release): finds or creates the contact for a canonical address and makes it accepted, whatever
+  // it was. ensure_contact serves the standing --contact-requests auto: it creates an accepted
+  // contact or accepts a removed one again, but never touches a revoked or denied one (its id is
+  // returned as it is; the caller has refused such a sender already). In the caller's transaction.
+  std::int64_t accept_contact(std::int64_t account_id, const std::string& address, const std::string& identity_id);
   std::int64_t ensure_contact(std::int64_t account_id, const std::string& address, const std::string& identity_id);
 
   // ---- accounts (accounts.cpp) ----
@@ -142,7 +148,17 @@ struct Engine::Impl {
   // ---- outbox (outbox.cpp) ----
   Result<std::int64_t> submit_message(const AccountRow& account, const std::vector<std::string>& recipients,
                                       std::string rfc822);
-  Result<std::string> resolve(const AccountRow& account, std::string_view typed);
+  // What the user typed -> the canonical address; refuses revoked and denied contacts. Reads only.
+  std::expected<std::string, RecipientRefusal> resolve(const AccountRow& account, std::string_view typed);
+  // Releases the held deliveries of one outbox message (the user's approval, or auto at
+  // submission): each recipient becomes an accepted contact, except one the user revoked or
+  // denied meanwhile, whose delivery stays held with the reason as its error (appended to
+  // `refused`). Returns how many were released. In the caller's transaction.
+  int release_held(std::int64_t outbox_id, std::vector<std::string>& refused);
+  // Rows sealed before schema 3 (body bound to the outbox id only, subject in plain text) are
+  // sealed again bound to (account, outbox id), subject included. Run once at construction.
+  void reseal_legacy_outbox();
+  std::set<std::int64_t> unreadable_outbox_reported;  // logged once each, not on every listing
   boost::asio::awaitable<void> dispatch_delivery(std::int64_t delivery_id);
   boost::asio::awaitable<Result<void>> ensure_peer_mailpage(const AccountRow& account, std::int64_t contact_id);
   std::optional<OutboxEntry> load_outbox_entry(std::int64_t id);
@@ -168,6 +184,13 @@ struct Engine::Impl {
   // transaction.
   std::int64_t accept_rts(std::int64_t account_id, std::int64_t contact_id, const wire::RtsFields& fields);
 };
+
+// Associated data of an outbox row's sealed `part` ("body" or "subject"): bound to the account and
+// the outbox id, so sealed values cannot be swapped between rows or accounts undetected.
+std::string outbox_aad(std::int64_t account_id, std::int64_t outbox_id, std::string_view part);
+// Why mail to `contact` is refused ("bob@… is revoked: …; allow them again with `fcpmail contacts
+// add bob@…`"), or nothing when the user allows it (accepted, or removed: not refused, asked again).
+std::optional<std::string> consent_refusal(const ContactRow& contact);
 
 // yyyyMMdd (UTC) of a time in ms since the epoch.
 std::string utc_day(MillisSinceEpoch ms);

@@ -4,6 +4,8 @@
 #include "freemail/address.h"
 #include "freemail/mailpage.h"
 
+#include <algorithm>
+
 namespace fcpmail::engine {
 
 namespace asio = boost::asio;
@@ -19,9 +21,21 @@ std::string time_of_day(MillisSinceEpoch ms) {
 }
 }  // namespace
 
+std::string outbox_aad(std::int64_t account_id, std::int64_t outbox_id, std::string_view part) {
+  return "account:" + std::to_string(account_id) + ":outbox:" + std::to_string(outbox_id) + ":" + std::string(part);
+}
+
 // ---- submission --------------------------------------------------------------------------------
 
-Result<std::string> Engine::Impl::resolve(const AccountRow& account, std::string_view typed_view) {
+std::expected<std::string, RecipientRefusal> Engine::Impl::resolve(const AccountRow& account, std::string_view typed_view) {
+  auto unknown = [](std::string sentence) {
+    return std::unexpected(RecipientRefusal{RecipientRefusal::Reason::unknown, std::move(sentence)});
+  };
+  // A contact the user revoked or denied is named, then refused with the way back.
+  auto allowed = [](const ContactRow& c) -> std::expected<std::string, RecipientRefusal> {
+    if (auto why = consent_refusal(c)) return std::unexpected(RecipientRefusal{RecipientRefusal::Reason::not_allowed, *why});
+    return c.address;
+  };
   std::string typed(typed_view);
   // strip "Name <addr>" forms to the address for matching
   if (auto lt = typed.find('<'); lt != std::string::npos) {
@@ -29,47 +43,60 @@ Result<std::string> Engine::Impl::resolve(const AccountRow& account, std::string
     typed = typed.substr(lt + 1, gt == std::string::npos ? std::string::npos : gt - lt - 1);
   }
   const std::string want = lower(typed);
-  if (want.empty()) return std::unexpected(std::string("empty recipient"));
+  if (want.empty()) return unknown("empty recipient");
   // 1. a contact by address, petname or unique prefix
-  SQLite::Statement q(db, "SELECT address, lower(petname) FROM contact WHERE account_id = ? AND state IN ('accepted', 'revoked')");
-  q.bind(1, account.id);
-  std::vector<std::string> prefix;
-  while (q.executeStep()) {
-    const std::string address = q.getColumn(0).getString();
-    const std::string petname = q.getColumn(1).getString();
-    if (address == want || (!petname.empty() && petname == want)) return address;
-    if (address.starts_with(want) || (!petname.empty() && petname.starts_with(want))) prefix.push_back(address);
+  std::vector<std::int64_t> prefix;
+  {
+    SQLite::Statement q(db, "SELECT id, address, lower(petname) FROM contact WHERE account_id = ? AND state IN ('accepted', 'revoked')");
+    q.bind(1, account.id);
+    std::optional<std::int64_t> exact;
+    while (q.executeStep()) {
+      const auto id = q.getColumn(0).getInt64();
+      const std::string address = q.getColumn(1).getString();
+      const std::string petname = q.getColumn(2).getString();
+      if (address == want || (!petname.empty() && petname == want)) {
+        exact = id;
+        break;
+      }
+      if (address.starts_with(want) || (!petname.empty() && petname.starts_with(want))) prefix.push_back(id);
+    }
+    q.reset();
+    if (exact)
+      if (auto c = contact_by_id(*exact)) return allowed(*c);
   }
-  // 2. a full Freemail address (a known contact keeps the address it is known under)
+  // 2. a full Freemail address: its identity decides (a known contact keeps the address it is
+  // known under; one the user removed is written to like a stranger)
   if (auto parsed = freemail::parse_address(typed)) {
-    if (auto c = contact_by_identity(account.id, parsed->identity.base64_id()); c && c->state != "removed" && c->state != "denied")
-      return c->address;
+    if (auto c = contact_by_identity(account.id, parsed->identity.base64_id()); c && c->state != "removed") return allowed(*c);
     return parsed->address();
   }
-  if (prefix.size() == 1) return prefix.front();
-  if (prefix.size() > 1) return std::unexpected("\"" + typed + "\" matches several contacts; type more of it");
-  return std::unexpected("\"" + typed + "\" is not a contact or a Freemail address; add it with `fcpmail contacts add ADDRESS --petname NAME`");
+  if (prefix.size() == 1)
+    if (auto c = contact_by_id(prefix.front())) return allowed(*c);
+  if (prefix.size() > 1) return unknown("\"" + typed + "\" matches several contacts; type more of it");
+  return unknown("\"" + typed + "\" is not a contact or a Freemail address; add it with `fcpmail contacts add ADDRESS --petname NAME`");
 }
 
-std::expected<std::string, std::string> Engine::resolve_recipient(const std::string& account, std::string_view typed) {
+std::expected<std::string, RecipientRefusal> Engine::resolve_recipient(const std::string& account, std::string_view typed) {
   auto a = impl_->account_by_address(account);
-  if (!a) return std::unexpected("no account " + account);
+  if (!a) return std::unexpected(RecipientRefusal{RecipientRefusal::Reason::unknown, "no account " + account});
   return impl_->resolve(*a, typed);
 }
 
+// Submission creates no contact and changes none: each delivery names its recipient by address
+// and gets its contact only when it is released (release_held).
 Result<std::int64_t> Engine::Impl::submit_message(const AccountRow& account, const std::vector<std::string>& recipients,
                                                   std::string rfc822) {
   if (recipients.empty()) return std::unexpected(std::string("no recipients"));
   if (rfc822.size() > cfg.max_message_size) return std::unexpected(std::string("the message is too large"));
-  std::vector<std::pair<std::string, std::string>> resolved;  // address, identity id
+  std::vector<std::string> resolved;  // canonical addresses
   for (const auto& r : recipients) {
     auto address = resolve(account, r);
-    if (!address) return std::unexpected(address.error());
+    if (!address) return std::unexpected(address.error().sentence);
     auto parsed = freemail::parse_address(*address);
     if (!parsed) return std::unexpected("bad recipient " + *address + ": " + parsed.error());
     if (parsed->identity.base64_id() == account.identity_id)
       return std::unexpected(std::string("sending to your own address is not supported"));
-    resolved.emplace_back(parsed->address(), parsed->identity.base64_id());
+    if (std::find(resolved.begin(), resolved.end(), parsed->address()) == resolved.end()) resolved.push_back(parsed->address());
   }
   // Refused now rather than stuck later: the key signs the message when it goes out on a channel.
   if (auto key = private_key(account.id); !key) return std::unexpected(key.error());
@@ -81,17 +108,18 @@ Result<std::int64_t> Engine::Impl::submit_message(const AccountRow& account, con
   std::int64_t outbox_id = 0;
   {
     SQLite::Transaction tx(db);
-    SQLite::Statement i(db, "INSERT INTO outbox_message (account_id, subject, size, body_sealed, submitted_at) VALUES (?, ?, ?, x'', ?)");
+    SQLite::Statement i(db, "INSERT INTO outbox_message (account_id, size, body_sealed, subject_sealed, submitted_at) VALUES (?, ?, x'', x'', ?)");
     i.bind(1, account.id);
-    i.bind(2, subject);
-    i.bind(3, static_cast<std::int64_t>(filtered->size()));
-    i.bind(4, t);
+    i.bind(2, static_cast<std::int64_t>(filtered->size()));
+    i.bind(3, t);
     i.exec();
     outbox_id = db.getLastInsertRowid();
-    const auto sealed = seal(*filtered, "outbox:" + std::to_string(outbox_id));
-    SQLite::Statement u(db, "UPDATE outbox_message SET body_sealed = ? WHERE id = ?");
-    u.bind(1, sealed.data(), static_cast<int>(sealed.size()));
-    u.bind(2, outbox_id);
+    const auto sealed_body = seal(*filtered, outbox_aad(account.id, outbox_id, "body"));
+    const auto sealed_subject = seal(subject, outbox_aad(account.id, outbox_id, "subject"));
+    SQLite::Statement u(db, "UPDATE outbox_message SET body_sealed = ?, subject_sealed = ? WHERE id = ?");
+    u.bind(1, sealed_body.data(), static_cast<int>(sealed_body.size()));
+    u.bind(2, sealed_subject.data(), static_cast<int>(sealed_subject.size()));
+    u.bind(3, outbox_id);
     u.exec();
     if (!release && deps.mailbox) {
       // Visible in the mail client while it waits for approval.
@@ -106,26 +134,109 @@ Result<std::int64_t> Engine::Impl::submit_message(const AccountRow& account, con
         warn("cannot show message " + std::to_string(outbox_id) + " in the Outbox folder: " + std::string(describe(uid.error())));
       }
     }
-    for (const auto& [address, identity_id] : resolved) {
-      const auto contact_id = ensure_contact(account.id, address, identity_id);
-      SQLite::Statement d(db, "INSERT INTO delivery (outbox_id, contact_id, recipient, state, next_at) VALUES (?, ?, ?, ?, ?)");
+    for (const auto& address : resolved) {
+      SQLite::Statement d(db, "INSERT INTO delivery (outbox_id, contact_id, recipient, state, next_at) VALUES (?, NULL, ?, 'held', ?)");
       d.bind(1, outbox_id);
-      d.bind(2, contact_id);
-      d.bind(3, address);
-      d.bind(4, release ? "released" : "held");
-      d.bind(5, t);
+      d.bind(2, address);
+      d.bind(3, t);
       d.exec();
     }
+    // --outbound-approval auto: the user's standing approval releases it now.
+    std::vector<std::string> refused;
+    if (release && release_held(outbox_id, refused) == 0)
+      return std::unexpected(refused.empty() ? std::string("nothing to release") : refused.front());
     tx.commit();
   }
   std::string to;
-  for (const auto& [address, id] : resolved) to += (to.empty() ? "" : ", ") + short_address(address);
+  for (const auto& address : resolved) to += (to.empty() ? "" : ", ") + short_address(address);
   if (release)
     log("message " + std::to_string(outbox_id) + " to " + to + " released (outbound approval: auto)");
   else
     log("message " + std::to_string(outbox_id) + " to " + to + " held for approval (`fcpmail outbox approve " +
         std::to_string(outbox_id) + "`)");
   return outbox_id;
+}
+
+int Engine::Impl::release_held(std::int64_t outbox_id, std::vector<std::string>& refused) {
+  struct Held {
+    std::int64_t id = 0, account_id = 0;
+    std::string recipient;
+  };
+  std::vector<Held> held;
+  {
+    SQLite::Statement q(db, "SELECT d.id, o.account_id, d.recipient FROM delivery d JOIN outbox_message o ON o.id = d.outbox_id "
+                            "WHERE d.outbox_id = ? AND d.state = 'held' ORDER BY d.id");
+    q.bind(1, outbox_id);
+    while (q.executeStep()) held.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64(), q.getColumn(2).getString()});
+  }
+  auto keep_held = [&](const Held& h, const std::string& why) {
+    SQLite::Statement u(db, "UPDATE delivery SET error = ? WHERE id = ?");
+    u.bind(1, why);
+    u.bind(2, h.id);
+    u.exec();
+    refused.push_back(why);
+  };
+  int released = 0;
+  for (const auto& h : held) {
+    auto parsed = freemail::parse_address(h.recipient);
+    if (!parsed) {
+      keep_held(h, "the recipient " + h.recipient + " is not a usable address (" + parsed.error() + ")");
+      continue;
+    }
+    const std::string identity_id = parsed->identity.base64_id();
+    auto before = contact_by_identity(h.account_id, identity_id);
+    if (before)
+      if (auto why = consent_refusal(*before)) {
+        keep_held(h, *why);
+        continue;
+      }
+    const auto contact_id = accept_contact(h.account_id, h.recipient, identity_id);
+    if (!before || before->state != "accepted")
+      log("contact " + short_address(h.recipient) + " accepted: you released mail to them");
+    SQLite::Statement u(db, "UPDATE delivery SET state = 'released', contact_id = ?, next_at = ?, error = NULL WHERE id = ?");
+    u.bind(1, contact_id);
+    u.bind(2, now());
+    u.bind(3, h.id);
+    u.exec();
+    ++released;
+  }
+  return released;
+}
+
+void Engine::Impl::reseal_legacy_outbox() {
+  struct Legacy {
+    std::int64_t id = 0, account_id = 0;
+    std::string subject, body_sealed;
+  };
+  std::vector<Legacy> rows;
+  {
+    SQLite::Statement q(db, "SELECT id, account_id, subject, body_sealed FROM outbox_message WHERE legacy_seal = 1 ORDER BY id");
+    while (q.executeStep())
+      rows.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64(), q.getColumn(2).getString(), q.getColumn(3).getString()});
+  }
+  if (rows.empty()) return;
+  int unreadable = 0;
+  SQLite::Transaction tx(db);
+  for (const auto& r : rows) {
+    auto body = open(r.body_sealed, "outbox:" + std::to_string(r.id));
+    // A body that does not open under its old binding is kept as it is: it stays unreadable, and
+    // says so wherever it is shown, rather than being sealed again as if it were sound.
+    const std::string body_sealed = body ? seal(*body, outbox_aad(r.account_id, r.id, "body")) : r.body_sealed;
+    if (!body) {
+      ++unreadable;
+      warn("outbox message " + std::to_string(r.id) + " could not be sealed again: its body does not open (" + body.error() +
+           "); cancel it with `fcpmail outbox cancel " + std::to_string(r.id) + "`");
+    }
+    const std::string subject_sealed = seal(r.subject, outbox_aad(r.account_id, r.id, "subject"));
+    SQLite::Statement u(db, "UPDATE outbox_message SET body_sealed = ?, subject_sealed = ?, subject = '', legacy_seal = 0 WHERE id = ?");
+    u.bind(1, body_sealed.data(), static_cast<int>(body_sealed.size()));
+    u.bind(2, subject_sealed.data(), static_cast<int>(subject_sealed.size()));
+    u.bind(3, r.id);
+    u.exec();
+  }
+  tx.commit();
+  log(std::to_string(rows.size() - unreadable) + " outbox message(s) from an older fcpmail sealed again, bound to their account "
+      "and id, subject included");
 }
 
 std::expected<std::string, std::string> Engine::submit(const std::string& account, const std::vector<std::string>& recipients,
@@ -149,15 +260,25 @@ Result<std::int64_t> Engine::send(const std::string& from, const std::vector<std
 // ---- the approval queue ------------------------------------------------------------------------
 
 std::optional<OutboxEntry> Engine::Impl::load_outbox_entry(std::int64_t id) {
-  SQLite::Statement q(db, "SELECT o.id, a.address, o.subject, o.size, o.submitted_at FROM outbox_message o JOIN account a ON a.id = o.account_id WHERE o.id = ?");
+  SQLite::Statement q(db, "SELECT o.id, a.address, o.subject_sealed, o.size, o.submitted_at, o.account_id FROM outbox_message o JOIN account a ON a.id = o.account_id WHERE o.id = ?");
   q.bind(1, id);
   if (!q.executeStep()) return std::nullopt;
   OutboxEntry e;
   e.id = q.getColumn(0).getInt64();
   e.account = q.getColumn(1).getString();
-  e.subject = q.getColumn(2).getString();
+  // An unreadable row stays listable (and cancellable): its subject says what is wrong.
+  auto subject = open(q.getColumn(2).getString(), outbox_aad(q.getColumn(5).getInt64(), e.id, "subject"));
+  if (subject) {
+    e.subject = std::move(*subject);
+  } else {
+    e.subject = "(unreadable: " + subject.error() + ")";
+    if (unreadable_outbox_reported.insert(e.id).second)
+      warn("the subject of outbox message " + std::to_string(e.id) + " does not open (" + subject.error() +
+           "): the row was altered or belongs to another; cancel it with `fcpmail outbox cancel " + std::to_string(e.id) + "`");
+  }
   e.size = static_cast<std::size_t>(q.getColumn(3).getInt64());
   e.submitted = to_time_point(q.getColumn(4).getInt64());
+  q.reset();
   SQLite::Statement d(db,
                       "SELECT d.recipient, d.state, d.next_at, d.attempts, d.delivered_at, d.error, d.inserted_at, d.slot_index, "
                       "c.state, c.rts_next_at, (SELECT slot_index FROM send_item s WHERE s.delivery_id = d.id LIMIT 1) "
@@ -174,7 +295,10 @@ std::optional<OutboxEntry> Engine::Impl::load_outbox_entry(std::int64_t id) {
     const std::string error = d.getColumn(5).isNull() ? "" : d.getColumn(5).getString();
     const std::string channel_state = d.getColumn(8).isNull() ? "" : d.getColumn(8).getString();
     r.code = state;
-    if (state == "held") {
+    if (state == "held" && !error.empty()) {
+      r.state = "held: " + error;
+      r.next_action_text = "waits for you to allow the recipient, then `fcpmail outbox approve " + std::to_string(e.id) + "`";
+    } else if (state == "held") {
       r.state = "held";
       r.next_action_text = "waits for `fcpmail outbox approve " + std::to_string(e.id) + "`";
     } else if (state == "released") {
@@ -237,24 +361,47 @@ Result<OutboxDetail> Engine::outbox_show(std::int64_t id) {
   if (!e) return std::unexpected("no outbox message " + std::to_string(id) + "; see `fcpmail outbox list`");
   OutboxDetail detail;
   detail.entry = std::move(*e);
-  SQLite::Statement q(impl_->db, "SELECT body_sealed FROM outbox_message WHERE id = ?");
+  SQLite::Statement q(impl_->db, "SELECT body_sealed, account_id FROM outbox_message WHERE id = ?");
   q.bind(1, id);
   if (q.executeStep()) {
-    auto body = impl_->open(q.getColumn(0).getString(), "outbox:" + std::to_string(id));
-    if (body) detail.headers = wire::headers_of(*body);
+    auto body = impl_->open(q.getColumn(0).getString(), outbox_aad(q.getColumn(1).getInt64(), id, "body"));
+    if (body) {
+      detail.headers = wire::headers_of(*body);
+    } else {
+      detail.headers = "(unreadable: " + body.error() + ")\r\n";
+      if (impl_->unreadable_outbox_reported.insert(id).second)
+        impl_->warn("outbox message " + std::to_string(id) + " does not open (" + body.error() +
+                    "): the row was altered or belongs to another; cancel it with `fcpmail outbox cancel " + std::to_string(id) + "`");
+    }
   }
   return detail;
 }
 
+namespace {
+std::string joined(const std::vector<std::string>& sentences) {
+  std::string out;
+  for (const auto& s : sentences) out += (out.empty() ? "" : "; ") + s;
+  return out;
+}
+}  // namespace
+
+// Approval is the user's act: it releases the held recipients and accepts them as contacts (a
+// recipient the user revoked or denied meanwhile stays held and is named).
 Result<OutboxEntry> Engine::outbox_approve(std::int64_t id) {
   if (!impl_->load_outbox_entry(id)) return std::unexpected("no outbox message " + std::to_string(id) + "; see `fcpmail outbox list`");
-  SQLite::Statement u(impl_->db, "UPDATE delivery SET state = 'released', next_at = ? WHERE outbox_id = ? AND state = 'held'");
-  u.bind(1, Impl::now());
-  u.bind(2, id);
-  const int released = u.exec();
-  if (released == 0) return std::unexpected("outbox message " + std::to_string(id) + " has nothing held");
+  std::vector<std::string> refused;
+  int released = 0;
+  {
+    SQLite::Transaction tx(impl_->db);
+    released = impl_->release_held(id, refused);
+    tx.commit();
+  }
+  if (released == 0) {
+    if (!refused.empty()) return std::unexpected("outbox message " + std::to_string(id) + " stays held: " + joined(refused));
+    return std::unexpected("outbox message " + std::to_string(id) + " has nothing held");
+  }
   impl_->drop_outbox_copy(id);
-  impl_->log("message " + std::to_string(id) + " released by the user");
+  impl_->log("message " + std::to_string(id) + " released by the user" + (refused.empty() ? "" : "; still held: " + joined(refused)));
   wake();
   return *impl_->load_outbox_entry(id);
 }
@@ -273,18 +420,19 @@ Result<int> Engine::outbox_approve_all(std::optional<std::string> account) {
     SQLite::Statement q(impl_->db, sql);
     while (q.executeStep()) ids.push_back(q.getColumn(0).getInt64());
   }
-  SQLite::Transaction tx(impl_->db);
-  for (auto id : ids) {
-    SQLite::Statement u(impl_->db, "UPDATE delivery SET state = 'released', next_at = ? WHERE outbox_id = ? AND state = 'held'");
-    u.bind(1, Impl::now());
-    u.bind(2, id);
-    u.exec();
+  std::vector<std::int64_t> released_ids;
+  std::vector<std::string> refused;
+  {
+    SQLite::Transaction tx(impl_->db);
+    for (auto id : ids)
+      if (impl_->release_held(id, refused) > 0) released_ids.push_back(id);
+    tx.commit();
   }
-  tx.commit();
-  for (auto id : ids) impl_->drop_outbox_copy(id);
-  if (!ids.empty()) impl_->log(std::to_string(ids.size()) + " held message(s) released by the user");
+  for (auto id : released_ids) impl_->drop_outbox_copy(id);
+  if (!released_ids.empty()) impl_->log(std::to_string(released_ids.size()) + " held message(s) released by the user");
+  if (!refused.empty()) impl_->log("still held: " + joined(refused));
   wake();
-  return static_cast<int>(ids.size());
+  return static_cast<int>(released_ids.size());
 }
 
 Result<OutboxEntry> Engine::outbox_cancel(std::int64_t id) {
@@ -395,7 +543,20 @@ asio::awaitable<void> Engine::Impl::dispatch_delivery(std::int64_t delivery_id) 
   }
   auto account = account_by_id(account_id);
   auto contact = contact_by_id(contact_id);
-  if (!account || !contact) co_return;
+  // Nothing goes to a contact the user revoked or denied since the release: the delivery is held
+  // again, saying why, until they allow them again and approve it.
+  std::optional<std::string> refusal;
+  if (!contact) refusal = "its recipient is not a contact any more; approve it again";
+  else refusal = consent_refusal(*contact);
+  if (account && refusal) {
+    SQLite::Statement u(db, "UPDATE delivery SET state = 'held', error = ?, next_at = NULL WHERE id = ?");
+    u.bind(1, *refusal);
+    u.bind(2, delivery_id);
+    u.exec();
+    log("message to " + (contact ? short_address(contact->address) : std::string("?")) + " held again: " + *refusal);
+    co_return;
+  }
+  if (!account) co_return;
   auto retry_later = [&](const std::string& why) {
     SQLite::Statement u(db, "UPDATE delivery SET error = ?, next_at = ? WHERE id = ?");
     u.bind(1, why);

@@ -273,13 +273,13 @@ void Session::handle_command(std::string_view line, Step& step) {
         return;
       }
       auto resolved = submission_.resolve_recipient(*account_, path->address);
-      if (!resolved) {
+      if (!resolved && resolved.error().reason == RecipientRefusal::Reason::unknown) {
         // Clients such as mutt append their own host name to a bare name ("bob" -> "bob@myhost").
         // When the domain is a bare host name (no dot), the part before '@' may be a petname.
         const auto at = path->address.rfind('@');
         if (at != std::string::npos && at > 0 && path->address.find('.', at) == std::string::npos) {
           auto local = submission_.resolve_recipient(*account_, std::string_view(path->address).substr(0, at));
-          if (local) resolved = std::move(local);
+          if (local || local.error().reason == RecipientRefusal::Reason::not_allowed) resolved = std::move(local);
         } else if (at != std::string::npos && !path->address.ends_with(".freemail")) {
           step.output += reply(550, "5.1.2", "<" + echo(path->address) +
                                                  "> is not a Freemail address: fcpmail sends only to .freemail "
@@ -288,8 +288,13 @@ void Session::handle_command(std::string_view line, Step& step) {
           return;
         }
       }
+      if (!resolved && resolved.error().reason == RecipientRefusal::Reason::not_allowed) {
+        // A contact the user revoked or denied: the sentence names them and the way back.
+        step.output += reply(550, "5.7.1", resolved.error().sentence);
+        return;
+      }
       if (!resolved) {
-        step.output += reply(550, "5.1.1", "<" + echo(path->address) + ">: " + resolved.error());
+        step.output += reply(550, "5.1.1", "<" + echo(path->address) + ">: " + resolved.error().sentence);
         return;
       }
       bool known = false;

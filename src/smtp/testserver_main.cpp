@@ -33,7 +33,10 @@ class FakeSubmission : public fcpmail::Submission {
  public:
   FakeSubmission(LogFile& log, std::map<std::string, std::string> contacts) : log_(log), contacts_(std::move(contacts)) {}
 
-  std::expected<std::string, std::string> resolve_recipient(const std::string&, std::string_view typed) override {
+  std::expected<std::string, fcpmail::RecipientRefusal> resolve_recipient(const std::string&, std::string_view typed) override {
+    auto unknown = [](std::string sentence) {
+      return std::unexpected(fcpmail::RecipientRefusal{fcpmail::RecipientRefusal::Reason::unknown, std::move(sentence)});
+    };
     const std::string t(typed);
     if (t.ends_with(".freemail") && t.find('@') != std::string::npos) return t;
     if (auto it = contacts_.find(t); it != contacts_.end()) return it->second;
@@ -42,8 +45,8 @@ class FakeSubmission : public fcpmail::Submission {
       if (petname.starts_with(t) || address.starts_with(t)) matches.push_back(address);
     }
     if (matches.size() == 1) return matches.front();
-    if (matches.size() > 1) return std::unexpected("'" + t + "' matches several contacts; type more of the name");
-    return std::unexpected("no contact is called '" + t +
+    if (matches.size() > 1) return unknown("'" + t + "' matches several contacts; type more of the name");
+    return unknown("no contact is called '" + t +
                            "'; add them with `fcpmail contacts add ADDRESS --petname NAME` or use their full address");
   }
 

@@ -1,5 +1,6 @@
 #include "store/database.h"
 
+#include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
 #include <sys/stat.h>
 
@@ -14,7 +15,7 @@ namespace {
 
 // Each entry is one migration; entry i brings the schema from version i to i+1. Never edit an
 // entry once released: add a new one.
-constexpr std::array<std::string_view, 2> migrations = {
+constexpr std::array<std::string_view, 3> migrations = {
     R"sql(
 -- An account is a WoT own identity with its Freemail key material.
 CREATE TABLE account (
@@ -189,6 +190,41 @@ CREATE TABLE rts_inbox (
 -- A held message is also shown in the account's IMAP Outbox folder until it is released.
 ALTER TABLE outbox_message ADD COLUMN outbox_uid INTEGER;
 )sql",
+    R"sql(
+-- Consent comes only from the user: a held delivery to an address that is not a contact yet has
+-- no contact row (contact_id NULL, the recipient address names the identity); approving it
+-- accepts the contact. SQLite cannot drop a NOT NULL, so the table is rebuilt (migrate() runs
+-- this with foreign keys off, as SQLite's ALTER TABLE documentation prescribes).
+CREATE TABLE delivery_v3 (
+  id INTEGER PRIMARY KEY,
+  outbox_id INTEGER NOT NULL REFERENCES outbox_message(id) ON DELETE CASCADE,
+  contact_id INTEGER REFERENCES contact(id),   -- NULL while held for an address not yet a contact
+  recipient TEXT NOT NULL,                     -- canonical address (names the identity)
+  state TEXT NOT NULL,       -- held | released | awaiting_cts | inserting | awaiting_ack | delivered | failed | cancelled
+  message_id INTEGER,        -- Freemail id, assigned at release
+  channel_id INTEGER REFERENCES channel(id) ON DELETE SET NULL,
+  slot_index INTEGER,        -- last slot it was inserted on
+  inserted_at INTEGER,
+  next_at INTEGER,           -- next action (resend, retry)
+  attempts INTEGER NOT NULL DEFAULT 0,
+  delivered_at INTEGER,
+  error TEXT
+);
+INSERT INTO delivery_v3 (id, outbox_id, contact_id, recipient, state, message_id, channel_id, slot_index, inserted_at,
+                         next_at, attempts, delivered_at, error)
+  SELECT id, outbox_id, contact_id, recipient, state, message_id, channel_id, slot_index, inserted_at,
+         next_at, attempts, delivered_at, error FROM delivery;
+DROP TABLE delivery;
+ALTER TABLE delivery_v3 RENAME TO delivery;
+CREATE INDEX delivery_by_state ON delivery(state);
+
+-- Outbox subjects are sealed like bodies, both bound to (account, outbox id). Rows from before
+-- (body sealed as "outbox:<id>", subject in plain text) are marked and resealed by the engine,
+-- which holds the key, when it starts; `subject` stays empty from then on.
+ALTER TABLE outbox_message ADD COLUMN subject_sealed BLOB;
+ALTER TABLE outbox_message ADD COLUMN legacy_seal INTEGER NOT NULL DEFAULT 0;
+UPDATE outbox_message SET legacy_seal = 1;
+)sql",
 };
 
 void apply_pragmas(SQLite::Database& db) {
@@ -204,13 +240,29 @@ std::expected<void, std::string> migrate(SQLite::Database& db) {
     return std::unexpected("the database was written by a newer fcpmail (schema " +
                            std::to_string(current) + ", this build knows " +
                            std::to_string(schema_version()) + "); use that version");
-  for (int v = current; v < schema_version(); ++v) {
+  if (current == schema_version()) return {};
+  // A migration may rebuild a table that others refer to; with foreign keys on, its DROP TABLE
+  // would cascade into the referring rows. So they are off while migrating (the pragma is a no-op
+  // inside a transaction) and each migration proves the references still hold before it commits.
+  const bool foreign_keys = db.execAndGet("PRAGMA foreign_keys").getInt() != 0;
+  db.exec("PRAGMA foreign_keys=OFF");
+  std::expected<void, std::string> result;
+  for (int v = current; v < schema_version() && result; ++v) {
     SQLite::Transaction tx(db);
     db.exec(std::string(migrations[static_cast<std::size_t>(v)]));
+    SQLite::Statement check(db, "PRAGMA foreign_key_check");
+    if (check.executeStep()) {
+      result = std::unexpected("migrating the database to schema " + std::to_string(v + 1) + " would break a reference from " +
+                               check.getColumn(0).getString() + " to " + check.getColumn(2).getString() +
+                               "; the database is left at schema " + std::to_string(v));
+      break;  // the transaction rolls back
+    }
+    check.reset();
     db.exec("PRAGMA user_version=" + std::to_string(v + 1));
     tx.commit();
   }
-  return {};
+  if (foreign_keys) db.exec("PRAGMA foreign_keys=ON");
+  return result;
 }
 
 }  // namespace

@@ -372,6 +372,8 @@ TEST_CASE("engine: an unfinished send and a pending request move with the accoun
   auto outbox = b.engine->outbox(alice).value();
   REQUIRE(outbox.size() == 1);
   CHECK(outbox.front().recipients.front().code == "held");
+  CHECK(outbox.front().subject == "transfer");  // sealed again under the new key, account and id
+  CHECK(b.engine->contacts(alice)->empty());    // held mail to bob made him no contact, here either
   REQUIRE(b.engine->outbox_approve(outbox.front().id).has_value());
   REQUIRE(net.run_until([&] { return c.engine->requests(bob)->size() == 1; }));
   REQUIRE(c.engine->approve_request(c.engine->requests(bob)->front().id).has_value());

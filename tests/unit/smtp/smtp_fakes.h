@@ -25,15 +25,21 @@ class FakeSubmission : public fcpmail::Submission {
   std::vector<Submitted> submitted;
   bool refuse = false;
 
-  std::expected<std::string, std::string> resolve_recipient(const std::string&, std::string_view typed) override {
+  // Petname -> the sentence a revoked or denied contact is refused with.
+  std::map<std::string, std::string> not_allowed;
+
+  std::expected<std::string, fcpmail::RecipientRefusal> resolve_recipient(const std::string&, std::string_view typed) override {
+    using fcpmail::RecipientRefusal;
     const std::string t(typed);
+    if (auto it = not_allowed.find(t); it != not_allowed.end())
+      return std::unexpected(RecipientRefusal{RecipientRefusal::Reason::not_allowed, it->second});
     if (t.ends_with(".freemail") && t.find('@') != std::string::npos) return t;
     if (auto it = contacts.find(t); it != contacts.end()) return it->second;
     std::vector<std::string> matches;
     for (const auto& [petname, address] : contacts)
       if (petname.starts_with(t)) matches.push_back(address);
     if (matches.size() == 1) return matches.front();
-    return std::unexpected(std::string("no contact called that; add it with `fcpmail contacts add`"));
+    return std::unexpected(RecipientRefusal{RecipientRefusal::Reason::unknown, "no contact called that; add it with `fcpmail contacts add`"});
   }
   std::expected<std::string, std::string> submit(const std::string& account, const std::vector<std::string>& recipients,
                                                  std::string rfc822) override {

@@ -271,6 +271,21 @@ TEST_CASE("a petname with a bare host name appended (mutt) still resolves; other
   CHECK(f.say("RCPT TO:<bob@gmail.com>\r\n").starts_with("550 5.1.2 <bob@gmail.com> is not a Freemail address"));
 }
 
+TEST_CASE("a revoked or denied contact is refused at RCPT with the reason and the way back") {
+  Fixture f;
+  const std::string revoked = "carl@dddddddd.freemail is revoked: you stopped accepting mail from this contact; "
+                              "allow them again with `fcpmail contacts add carl@dddddddd.freemail`";
+  f.submission.not_allowed["carl"] = revoked;
+  f.submission.not_allowed["carl@dddddddd.freemail"] = revoked;
+  f.authenticated();
+  f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\n");
+  CHECK(f.say("RCPT TO:<carl@dddddddd.freemail>\r\n") == "550 5.7.1 " + revoked + "\r\n");
+  CHECK(f.say("RCPT TO:<carl>\r\n") == "550 5.7.1 " + revoked + "\r\n");
+  CHECK(f.say("RCPT TO:<carl@myhost>\r\n") == "550 5.7.1 " + revoked + "\r\n");  // mutt's form of the petname
+  CHECK(f.say("DATA\r\n").starts_with("554 "));  // no recipient was accepted
+  CHECK(f.submission.submitted.empty());
+}
+
 TEST_CASE("too many recipients") {
   Options o = Fixture::make_options();
   o.max_recipients = 2;

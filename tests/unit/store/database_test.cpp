@@ -74,7 +74,10 @@ TEST_CASE("a version 1 database is brought up to date") {
   {
     auto db = store::open_database(file);
     REQUIRE(db.has_value());
-    // Undo migration 2 as an older build would have left it.
+    // Undo migrations 3 and 2 as an older build would have left it (migration 3's delivery
+    // rebuild keeps the same columns, so only the columns it added are dropped).
+    (*db)->exec("ALTER TABLE outbox_message DROP COLUMN legacy_seal");
+    (*db)->exec("ALTER TABLE outbox_message DROP COLUMN subject_sealed");
     (*db)->exec("ALTER TABLE outbox_message DROP COLUMN outbox_uid");
     (*db)->exec("PRAGMA user_version=1");
   }
@@ -82,6 +85,9 @@ TEST_CASE("a version 1 database is brought up to date") {
   REQUIRE(db.has_value());
   CHECK((*db)->execAndGet("PRAGMA user_version").getInt() == store::schema_version());
   CHECK((*db)->execAndGet("SELECT COUNT(*) FROM pragma_table_info('outbox_message') WHERE name = 'outbox_uid'").getInt() == 1);
+  CHECK((*db)->execAndGet("SELECT COUNT(*) FROM pragma_table_info('outbox_message') WHERE name = 'subject_sealed'").getInt() == 1);
+  CHECK((*db)->execAndGet("SELECT \"notnull\" FROM pragma_table_info('delivery') WHERE name = 'contact_id'").getInt() == 0);
+  CHECK((*db)->execAndGet("PRAGMA foreign_keys").getInt() == 1);
 }
 
 TEST_CASE("an unwritable location is an error, not a crash") {
