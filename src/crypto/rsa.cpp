@@ -72,8 +72,11 @@ std::expected<RsaPublicKey, std::string> RsaPublicKey::from_bytes(std::string_vi
   if (n.IsEven() || n.BitCount() < 512) {
     return std::unexpected(std::string("RSA modulus must be odd and at least 512 bits"));
   }
-  if (e.IsEven() || e < Integer(3) || e >= n) {
-    return std::unexpected(std::string("RSA public exponent must be odd, >= 3 and < modulus"));
+  // A public key usually comes from a stranger's mailpage, and every public operation costs
+  // about one multiplication per exponent bit: an exponent as large as the modulus would make
+  // checking one signature as slow as a private-key operation. Freemail's keys use 17.
+  if (e.IsEven() || e < Integer(3) || e.BitCount() > max_public_exponent_bits || e >= n) {
+    return std::unexpected(std::string("RSA public exponent must be odd, at least 3 and below 2^32"));
   }
   return RsaPublicKey(public_impl(n, e));
 }

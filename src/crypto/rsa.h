@@ -21,10 +21,14 @@
 
 namespace fcpmail::crypto {
 
+// Public exponents are below 2^32 (Freemail's are 17): a larger one is refused, since it would
+// make every public operation with a stranger's key cost as much as a private one.
+inline constexpr unsigned max_public_exponent_bits = 32;
+
 class RsaPublicKey {
  public:
   // n and e as unsigned big-endian bytes (leading zeros allowed). Rejects n even or < 2^511,
-  // e even or < 3, e >= n.
+  // e even, < 3, >= 2^32 or >= n.
   static std::expected<RsaPublicKey, std::string> from_bytes(std::string_view modulus,
                                                              std::string_view exponent);
 

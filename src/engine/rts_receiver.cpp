@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 namespace fcpmail::engine {
 
 namespace asio = boost::asio;
@@ -35,9 +37,28 @@ bool refused_content(const NodeError& e) {
 
 namespace {
 
-// A channel kept open (and polled) for years is a cost a stranger should not be able to impose:
-// Freemail's own RTSs carry creation + 7 days, so anything far beyond that is refused.
-constexpr int max_timeout_channel_lifetimes = 4;
+// What a peer sends is judged by Freemail's protocol constants, never by --interval-scale: the
+// scale speeds up our own schedules (tests), but a real Freemail peer still writes its values by
+// the book, and an RTS refused here is gone for good (its slot is marked used; Freemail 0.2.8+
+// does not resend).
+//
+// A channel kept open (and polled) for years is a cost a stranger should not be able to impose.
+// Freemail's RTS timeout is always its creation + 7 days (Channel.CHANNEL_TIMEOUT); 2 days more
+// allow for a sender whose clock runs ahead of ours. Anything later is refused.
+constexpr std::int64_t rts_timeout_clock_skew_ms = 2 * 86'400'000;
+constexpr std::int64_t latest_rts_timeout_ahead_ms = freemail::channel_timeout_ms + rts_timeout_clock_skew_ms;
+// The sender's mailpage may take a while to become fetchable (the network's pace, not ours): a
+// failed fetch is retried after the retry interval, doubling each time up to Freemail's own
+// TASK_RETRY_DELAY of 5 minutes, and given up after 15 attempts: half an hour of real time at
+// scale 0.002 (70 minutes at scale 1), where a fixed scaled interval gave up after 9 s.
+constexpr std::int64_t mailpage_retry_cap_ms = 5 * 60'000;
+constexpr int mailpage_attempts = 15;
+// Anyone can fill an account's RTS KSK slots, each with up to 2 MiB, and every found RTS not yet
+// checked is decrypted at once (its blob copied into the worker pool's queue). A poll pass stops
+// fetching while this many wait for their first check, so what a flood costs at a time is bounded
+// per account, not by the number of slots filled. (RTSs waiting for their sender's mailpage do
+// not count: they are retried spread out in time, and must not let a flood hold the KSK shut.)
+constexpr std::int64_t max_unchecked_rts = 16;
 // A mailpage is three short lines; 64 KiB leaves room for any sane key size.
 constexpr std::size_t max_mailpage_size = 64 * 1024;
 
@@ -96,8 +117,24 @@ asio::awaitable<void> Engine::Impl::poll_rts_day(std::int64_t account_id, std::s
     s.bind(4, now());
     s.exec();
   };
+  const auto unchecked = [&] {
+    SQLite::Statement c(db, "SELECT COUNT(*) FROM rts_inbox WHERE account_id = ? AND attempts = 0");
+    c.bind(1, account_id);
+    c.executeStep();
+    return c.getColumn(0).getInt64();
+  };
   for (std::int64_t n = 1; n <= highest() + cfg.rts_lookahead; ++n) {
     if (found.count(n)) continue;
+    if (unchecked() >= max_unchecked_rts) {
+      // The rest of the day's slots wait until these are checked (a later pass): not counted as a
+      // clean pass, so a past day stays polled.
+      clean = false;
+      last_result = std::to_string(max_unchecked_rts) + " RTSs waiting to be checked; slot " + std::to_string(n) +
+                    " and later fetched after them";
+      log("RTS slots of " + short_address(account->address) + " from " + day + "-" + std::to_string(n) +
+          " wait: " + last_result.substr(0, last_result.find(';')));
+      break;
+    }
     const std::string key = "KSK@" + account->rtsksk + "-" + day + "-" + std::to_string(n);
     ++requests_by_purpose["rts-poll"];
     auto r = co_await node.get(key, cfg.max_rts_size, "RTS slot " + day + "-" + std::to_string(n) + " of " + short_address(account->address));
@@ -188,9 +225,17 @@ asio::awaitable<void> Engine::Impl::process_rts(std::int64_t inbox_id) {
   if (blob.size() > cfg.max_rts_size) co_return drop("too large (" + std::to_string(blob.size()) + " bytes, limit " + std::to_string(cfg.max_rts_size) + ")");
   auto own_key = private_key(account_id);
   if (!own_key) co_return drop(own_key.error());
-  auto open_job = [blob, k = *own_key] { return wire::open_rts(blob, k); };
+  auto open_job = [blob, k = *own_key] { return freemail::open_rts(blob, k); };
   auto opened = co_await on_pool(std::move(open_job));
-  if (!opened) co_return drop("not readable with our key (" + opened.error() + ")");
+  if (!opened) {
+    // Size and the two cipher layers: not for us (or not an RTS at all). Past them the bytes were
+    // encrypted to our key, so the plaintext itself is at fault (junk, too many lines, bad fields).
+    const auto& e = opened.error();
+    const bool unreadable = e.error == freemail::RtsError::too_large || e.error == freemail::RtsError::too_short ||
+                            e.error == freemail::RtsError::bad_key_block || e.error == freemail::RtsError::bad_ciphertext;
+    const std::string what = std::string(freemail::to_string(e.error)) + ": " + e.reason;
+    co_return drop(unreadable ? "not readable with our key (" + what + ")" : "its plaintext is malformed (" + what + ")");
+  }
   const auto& f = opened->fields;
   if (f.to != account->identity_id)
     co_return drop("addressed to someone else (to=" + f.to + ", we are " + account->identity_id + ")");
@@ -198,10 +243,10 @@ asio::awaitable<void> Engine::Impl::process_rts(std::int64_t inbox_id) {
     const auto t = now();
     if (f.timeout_ms < t)
       co_return drop("expired: its channel timed out at " + describe_time(f.timeout_ms));
-    const auto latest = t + max_timeout_channel_lifetimes * cfg.intervals.channel_send.count();
+    const auto latest = t + latest_rts_timeout_ahead_ms;
     if (f.timeout_ms > latest)
       co_return drop("its timeout " + describe_time(f.timeout_ms) + " is too far ahead (latest accepted: " +
-                     describe_time(latest) + ")");
+                     describe_time(latest) + ", 7 days as Freemail sends plus 2 days for clock skew)");
   }
   for (const auto* slot : {&f.initiator_slot, &f.responder_slot})
     if (auto ok = freemail::check_slot(*slot); !ok) co_return drop("bad slot '" + *slot + "': " + ok.error());
@@ -229,9 +274,12 @@ asio::awaitable<void> Engine::Impl::process_rts(std::int64_t inbox_id) {
   if (!page_bytes && refused_content(page_bytes.error()))
     co_return drop("the sender's mailpage was refused: " + refusal_reason(page_bytes.error(), max_mailpage_size));
   if (!page_bytes) {
-    if (attempts + 1 >= 15) co_return drop("the sender's mailpage stayed unreachable");
+    if (attempts + 1 >= mailpage_attempts)
+      co_return drop("the sender's mailpage stayed unreachable (" + std::to_string(mailpage_attempts) + " attempts)");
+    const std::int64_t scaled = cfg.intervals.retry.count();
+    const std::int64_t backoff = std::min(scaled << std::min(attempts, 30), mailpage_retry_cap_ms);
     SQLite::Statement u(db, "UPDATE rts_inbox SET attempts = attempts + 1, next_at = ? WHERE id = ?");
-    u.bind(1, now() + cfg.intervals.retry.count());
+    u.bind(1, now() + std::max(scaled, backoff));
     u.bind(2, inbox_id);
     u.exec();
     log("RTS at " + key + ": sender's mailpage not fetched yet (" + page_bytes.error().description + "); retrying later");

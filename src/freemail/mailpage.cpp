@@ -1,5 +1,6 @@
 #include "freemail/mailpage.h"
 
+#include "crypto/rsa.h"
 #include "freemail/props.h"
 #include "freemail/radix32.h"
 
@@ -20,14 +21,6 @@ std::size_t bit_length(std::string_view minimal_big_endian) {
 
 bool is_odd(std::string_view big_endian) {
   return !big_endian.empty() && (static_cast<unsigned char>(big_endian.back()) & 1) != 0;
-}
-
-// a < b for minimal big-endian numbers.
-bool less_than(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return a.size() < b.size();
-  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    return static_cast<unsigned char>(x) < static_cast<unsigned char>(y);
-  });
 }
 
 bool is_b64_char(char c) {
@@ -110,8 +103,11 @@ std::expected<Mailpage, std::string> read_mailpage(std::string_view text) {
                            std::to_string(min_modulus_bits) + " to " + std::to_string(max_modulus_bits) + ")");
   }
   if (!is_odd(*modulus)) return std::unexpected(std::string("mailpage: asymkey.modulus is even"));
-  if (!is_odd(*exponent) || bit_length(*exponent) < 2 || !less_than(*exponent, *modulus)) {
-    return std::unexpected(std::string("mailpage: asymkey.pubexponent must be odd, above 1 and below the modulus"));
+  // Below 2^32 (so also below any accepted modulus): each bit of e costs every public operation
+  // with this key (RTS signature, every message signature) a modular multiplication.
+  if (!is_odd(*exponent) || bit_length(*exponent) < 2 || bit_length(*exponent) > crypto::max_public_exponent_bits) {
+    return std::unexpected("mailpage: asymkey.pubexponent must be odd, above 1 and below 2^32 (Freemail uses 17), not a " +
+                           std::to_string(bit_length(*exponent)) + "-bit number");
   }
   page.modulus = std::move(*modulus);
   page.public_exponent = std::move(*exponent);

@@ -29,7 +29,7 @@ std::expected<std::string, std::string> write_mailpage(const Mailpage& page);
 
 // Tolerant reader: any order, LF or CRLF, unknown keys ignored. Requires asymkey.modulus and
 // asymkey.pubexponent (valid radix 32, odd modulus of 1024..16384 bits, odd exponent > 1 and below
-// the modulus); rtsksk, if present, must be a usable KSK name (printable ASCII without space, '/',
+// 2^32); rtsksk, if present, must be a usable KSK name (printable ASCII without space, '/',
 // '@', '?', '#', '%', at most 256 bytes).
 std::expected<Mailpage, std::string> read_mailpage(std::string_view text);
 

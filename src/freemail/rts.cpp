@@ -72,6 +72,7 @@ std::string_view to_string(RtsError error) {
     case RtsError::bad_key_block: return "bad_key_block";
     case RtsError::bad_ciphertext: return "bad_ciphertext";
     case RtsError::line_too_long: return "line_too_long";
+    case RtsError::too_many_lines: return "too_many_lines";
     case RtsError::no_blank_line: return "no_blank_line";
     case RtsError::missing_field: return "missing_field";
     case RtsError::malformed_field: return "malformed_field";
@@ -234,37 +235,44 @@ std::expected<OpenedRts, RtsFailure> open_rts(std::string_view rts,
   if (!plain) return std::unexpected(fail(RtsError::bad_ciphertext, plain.error()));
 
   // 4. Lines up to the first empty line, the way Java's LineReadingInputStream.readLine(200)
-  // reads them: LF ends a line, one CR before it is dropped, more than 200 bytes is fatal.
+  // reads them: LF ends a line, one CR before it is dropped, more than 200 bytes is fatal. Six
+  // fields are all an RTS has: after rts_max_lines lines the rest is not looked at, so a junk
+  // plaintext of up to 2 MiB costs a few kilobytes of scanning, not a pass over every line.
   const std::string_view text = *plain;
   std::size_t pos = 0;
   std::size_t line_number = 0;
   while (true) {
     ++line_number;
-    const std::size_t lf = text.find('\n', pos);
-    const std::size_t length = (lf == std::string_view::npos ? text.size() : lf) - pos;
-    if (length > rts_max_line) {
+    // Only the first 201 bytes of a line matter: a longer one is refused whatever follows.
+    const std::size_t lf = text.substr(pos, rts_max_line + 1).find('\n');
+    const bool too_long = lf == std::string_view::npos && text.size() - pos > rts_max_line;
+    if (too_long) {
       return std::unexpected(fail(RtsError::line_too_long,
-                                  "line " + std::to_string(line_number) + " is " +
-                                      std::to_string(length) + " bytes (at most 200)"));
+                                  "line " + std::to_string(line_number) + " is longer than 200 bytes"));
     }
     if (lf == std::string_view::npos) {
       return std::unexpected(
           fail(RtsError::no_blank_line, "no empty line before the signature (not for our key?)"));
     }
-    std::string_view line = text.substr(pos, length);
+    std::string_view line = text.substr(pos, lf);
     if (line.ends_with('\r')) line.remove_suffix(1);
     if (line.find('\r') != std::string_view::npos) {
       return std::unexpected(fail(RtsError::malformed_field,
                                   "stray CR inside line " + std::to_string(line_number)));
     }
-    pos = lf + 1;
+    pos += lf + 1;
     if (line.empty()) break;
+    if (line_number > rts_max_lines) {  // checked after the empty-line test: it may be line 65
+      return std::unexpected(fail(RtsError::too_many_lines,
+                                  "more than " + std::to_string(rts_max_lines) +
+                                      " lines before the empty line (an RTS has six); refused unread"));
+    }
   }
 
   OpenedRts out;
   out.signed_region = std::string(text.substr(0, pos));
   out.trailer = std::string(text.substr(pos));
-  auto header = read_props_header(out.signed_region);
+  auto header = read_props_header(out.signed_region, default_props_max_line, rts_max_lines);
   if (!header) return std::unexpected(fail(RtsError::malformed_field, header.error()));
   out.props = std::move(header->props);
 

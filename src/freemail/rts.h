@@ -38,6 +38,7 @@ namespace fcpmail::freemail {
 
 inline constexpr std::size_t rts_max_size = 2 * 1024 * 1024;    // RTSFetcher.RTS_MAX_SIZE
 inline constexpr std::size_t rts_max_line = 200;                // readLine(200, ...) incl. CR
+inline constexpr std::size_t rts_max_lines = default_props_max_lines;  // ours: an RTS has six
 inline constexpr std::int64_t channel_timeout_ms = 604'800'000; // Channel.CHANNEL_TIMEOUT, 7 days
 inline constexpr std::size_t rts_key_material_size = 48;        // IV (16) || AES-256 key (32)
 
@@ -58,6 +59,7 @@ enum class RtsError {
   bad_key_block,    // the RSA block does not decrypt to IV || AES-256 key with our key
   bad_ciphertext,   // AES part not whole blocks, or bad PKCS#7 padding
   line_too_long,    // a plaintext line longer than 200 bytes before its LF
+  too_many_lines,   // more than rts_max_lines lines before the empty line (junk; not read on)
   no_blank_line,    // the plaintext ends before the empty line that precedes the signature
   missing_field,    // mailsite, to, channel, initiatorSlot, responderSlot or timeout absent
   malformed_field,  // mailsite not a USK, channel not an SSK, timeout not a number, duplicate key

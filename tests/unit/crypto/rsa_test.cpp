@@ -94,6 +94,23 @@ TEST_CASE("from_bytes: inconsistent or malformed numbers are rejected") {
   CHECK_FALSE(RsaPublicKey::from_bytes(n, n));
 }
 
+TEST_CASE("RsaPublicKey::from_bytes: the public exponent is odd, at least 3 and below 2^32") {
+  // A stranger's key: each exponent bit is a multiplication in every public operation with it.
+  const auto& k = small_key();
+  const std::string n = k.public_key().modulus();
+  CHECK(RsaPublicKey::from_bytes(n, std::string("\x01\x00\x01", 3)));
+  CHECK(RsaPublicKey::from_bytes(n, std::string("\xff\xff\xff\xff", 4)));               // 2^32 - 1
+  CHECK(RsaPublicKey::from_bytes(n, std::string("\x00\x00\xff\xff\xff\xff", 6)));       // leading zeros
+  auto big = RsaPublicKey::from_bytes(n, std::string("\x01\x00\x00\x00\x01", 5));      // 2^32 + 1
+  REQUIRE_FALSE(big);
+  CHECK(big.error() == "RSA public exponent must be odd, at least 3 and below 2^32");
+  std::string below_n = n;
+  below_n[0] = static_cast<char>(static_cast<unsigned char>(below_n[0]) >> 1);  // odd, < n, ~n's size
+  CHECK_FALSE(RsaPublicKey::from_bytes(n, below_n));
+  CHECK(RsaPublicKey::from_bytes(n, std::string("\x01", 1)).error() ==
+        "RSA public exponent must be odd, at least 3 and below 2^32");
+}
+
 TEST_CASE("strip_leading_zeros") {
   CHECK(strip_leading_zeros(std::string("\0\0\x01\x00", 4)) == std::string("\x01\x00", 2));
   CHECK(strip_leading_zeros(std::string("\0\0", 2)).empty());

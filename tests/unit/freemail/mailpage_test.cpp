@@ -59,15 +59,32 @@ TEST_CASE("mailpage: malformed pages, one reason each") {
                       "0\r\nasymkey.pubexponent=h\r\n")
             .error() == "mailpage: asymkey.modulus is even");
   CHECK(read_mailpage("asymkey.modulus=" + modulus + "\r\nasymkey.pubexponent=g\r\n").error() ==
-        "mailpage: asymkey.pubexponent must be odd, above 1 and below the modulus");
+        "mailpage: asymkey.pubexponent must be odd, above 1 and below 2^32 (Freemail uses 17), not a 5-bit number");
   CHECK(read_mailpage("asymkey.modulus=" + modulus + "\r\nasymkey.pubexponent=1\r\n").error() ==
-        "mailpage: asymkey.pubexponent must be odd, above 1 and below the modulus");
+        "mailpage: asymkey.pubexponent must be odd, above 1 and below 2^32 (Freemail uses 17), not a 1-bit number");
   CHECK(read_mailpage("rtsksk=a/b\r\nasymkey.modulus=" + modulus + "\r\nasymkey.pubexponent=h\r\n").error() ==
         "mailpage: rtsksk contains a character that cannot be part of a KSK name");
   CHECK(read_mailpage("rtsksk=\r\nasymkey.modulus=" + modulus + "\r\nasymkey.pubexponent=h\r\n").error() ==
         "mailpage: rtsksk is empty");
   CHECK(read_mailpage("asymkey.modulus=1\r\nasymkey.modulus=3\r\n").error() ==
         "mailpage: props key 'asymkey.modulus' appears twice (line 2)");
+}
+
+TEST_CASE("mailpage: a stranger's public exponent is bounded: odd, above 1, below 2^32") {
+  // Every bit of e is a modular multiplication in each signature check with the key; an exponent
+  // as large as the modulus would make a stranger's RTS as costly to check as a private operation.
+  const std::string modulus = radix32_encode(test_modulus());
+  auto with_exponent = [&](std::string_view e) {
+    return read_mailpage("asymkey.modulus=" + modulus + "\r\nasymkey.pubexponent=" + radix32_encode(e) + "\r\n");
+  };
+  CHECK(with_exponent(std::string("\x01\x00\x01", 3)).value().public_exponent == std::string("\x01\x00\x01", 3));
+  CHECK(with_exponent("\xff\xff\xff\xff").value().public_exponent == "\xff\xff\xff\xff");  // 2^32 - 1: the largest
+  CHECK(with_exponent(std::string("\x01\x00\x00\x00\x01", 5)).error() ==
+        "mailpage: asymkey.pubexponent must be odd, above 1 and below 2^32 (Freemail uses 17), not a 33-bit number");
+  std::string huge = test_modulus();  // odd and of the modulus's own size, but below it
+  huge[0] = static_cast<char>(0x7f);
+  CHECK(with_exponent(huge).error() ==
+        "mailpage: asymkey.pubexponent must be odd, above 1 and below 2^32 (Freemail uses 17), not a 2047-bit number");
 }
 
 TEST_CASE("mailpage: insert and request URIs for edition N") {

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <limits>
 #include <random>
 
 using namespace fcpmail::freemail;
@@ -80,4 +82,79 @@ TEST_CASE("props: random round trips") {
     CHECK(header.props == p);
     CHECK(header.body_offset == text.size() + 2);
   }
+}
+
+namespace {
+
+// `kN=v` lines with distinct keys, CRLF, about `size` bytes: the shape that made duplicate
+// detection quadratic (every key compared with every earlier one).
+std::string distinct_lines(std::size_t size) {
+  std::string out;
+  for (std::size_t n = 0; out.size() < size; ++n) out += "k" + std::to_string(n) + "=v\r\n";
+  return out;
+}
+
+std::string numbered_fields(int count) {
+  std::string out;
+  for (int n = 0; n < count; ++n) out += "k" + std::to_string(n) + "=v\r\n";
+  return out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+TEST_CASE("props: at most 64 lines are read; the 65th is refused with a sentence") {
+  CHECK(read_props(numbered_fields(64)).value().fields.size() == 64);
+  const std::string refusal = "props text has more than 64 lines (Freemail writes about ten); refused without reading further";
+  CHECK(read_props(numbered_fields(65)).error() == refusal);
+  // Every line counts, not only fields: lines without '=' and empty lines cost as much to scan.
+  CHECK(read_props(numbered_fields(2) + std::string(63, '\n')).error() == refusal);
+  CHECK(read_props(numbered_fields(2) + std::string(62, '\n')).has_value());
+  std::string no_equals;
+  for (int n = 0; n < 65; ++n) no_equals += "junk\r\n";
+  CHECK(read_props(no_equals).error() == refusal);
+  // A header of 64 fields still ends at its empty line (line 65); the body is not counted.
+  const std::string body(100'000, '\n');
+  const auto header = read_props_header(numbered_fields(64) + "\r\n" + body).value();
+  CHECK(header.props.fields.size() == 64);
+  CHECK(read_props_header(numbered_fields(65) + "\r\n" + body).error() == refusal);
+  // The cap is a parameter: a caller may ask for fewer lines.
+  CHECK(read_props(numbered_fields(7), default_props_max_line, 6).error() ==
+        "props text has more than 6 lines (Freemail writes about ten); refused without reading further");
+}
+
+TEST_CASE("props: keys are at most 128 bytes; a long key is named shortened") {
+  CHECK(read_props(std::string(128, 'k') + "=v\n").value().fields.front().key.size() == 128);
+  CHECK(read_props(std::string(129, 'k') + "=v\n").error() ==
+        "props key '" + std::string(40, 'k') + "...' on line 1 is 129 bytes long (limit 128)");
+  // Values are bounded by the line limit only.
+  CHECK(read_props("k=" + std::string(4000, 'v') + "\n").value().get("k")->size() == 4000);
+}
+
+TEST_CASE("props: refusing 1.2 MB of junk lines takes well under a second") {
+  // Anyone can post such a blob to an account's RTS KSK; it was 17 s of CPU before the cap.
+  const std::string junk = distinct_lines(1'200'000);
+  const auto start = std::chrono::steady_clock::now();
+  const auto whole = read_props(junk);
+  const auto header = read_props_header(junk + "\r\n");
+  const double took = seconds_since(start);
+  CHECK(whole.error().starts_with("props text has more than 64 lines"));
+  CHECK(header.error().starts_with("props text has more than 64 lines"));
+  CHECK_MESSAGE(took < 1.0, "took " << took << " s");
+}
+
+TEST_CASE("props: duplicate detection is linear (120 000 distinct keys read without a cap)") {
+  // With the cap lifted, the hash set is what keeps this fast: a scan per key took ~35 s here.
+  const std::string junk = distinct_lines(1'200'000);
+  const auto start = std::chrono::steady_clock::now();
+  const auto props = read_props(junk, default_props_max_line, std::numeric_limits<std::size_t>::max());
+  const double took = seconds_since(start);
+  REQUIRE(props.has_value());
+  CHECK(props->fields.size() > 100'000);
+  CHECK(read_props(junk + "k77777=again\n", default_props_max_line, std::numeric_limits<std::size_t>::max()).error() ==
+        "props key 'k77777' appears twice (line " + std::to_string(props->fields.size() + 1) + ")");
+  CHECK_MESSAGE(took < 1.0, "took " << took << " s");
 }
