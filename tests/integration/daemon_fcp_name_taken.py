@@ -23,10 +23,13 @@ class RawFcp:
         self.sock.sendall(f"ClientHello\nName={name}\nExpectedVersion=2.0\nEndMessage\n".encode())
 
     def next_message(self, timeout):
-        """The next message's name, or "EOF" when the node closed the connection."""
+        """The next message's name, "EOF" when the node closed the connection, "TIMEOUT" if nothing came."""
         self.sock.settimeout(timeout)
         while b"EndMessage\n" not in self.buffer:
-            chunk = self.sock.recv(4096)
+            try:
+                chunk = self.sock.recv(4096)
+            except socket.timeout:
+                return "TIMEOUT"
             if not chunk:
                 return "EOF"
             self.buffer += chunk
