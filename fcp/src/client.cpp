@@ -83,7 +83,8 @@ Failure local_failure(Failure::Kind kind, std::string description, int code = 0)
 class Client::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(asio::io_context& io, ClientConfig config)
-      : io_(io), config_(std::move(config)), resolver_(io), socket_(io), timer_(io), backoff_(config_.reconnect_initial) {
+      : io_(io), config_(std::move(config)), resolver_(io), socket_(io), timer_(io), backoff_(config_.reconnect_initial),
+        duplicate_backoff_(config_.duplicate_name_backoff) {
     if (config_.name.empty()) config_.name = "fcpmail-" + random_hex(12);
     if (config_.identifier_prefix.empty()) config_.identifier_prefix = config_.name + "-" + random_hex(6) + "-";
   }
@@ -215,6 +216,10 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
   void on_unsolicited(std::function<void(const Message&)> h) { on_unsolicited_ = std::move(h); }
 
   bool connected() const { return state_ == State::ready; }
+  std::optional<std::chrono::milliseconds> reconnect_delay() const {
+    if (state_ != State::waiting) return std::nullopt;
+    return reconnect_delay_;
+  }
   const std::optional<NodeInfo>& node() const { return node_; }
   std::size_t in_flight() const { return requests_.size(); }
   const ClientStats& stats() const { return stats_; }
@@ -436,15 +441,41 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     // The node did not accept the TCP connection (it is down or restarting). A connection that was
     // accepted and then closed during the hello is a drop, not an outage.
     if (state_ == State::connecting) node_unreachable_ = true;
-    close_socket();
-    const Failure failure = local_failure(Failure::Kind::connection_lost, std::move(why));
-    if (!config_.reconnect) return shut_down(failure, Failure::Kind::connection_lost);
-    state_ = State::waiting;
-    fail_sent_requests(failure);
-    if (on_disconnected_) on_disconnected_(failure);
     if (was_ready) backoff_ = config_.reconnect_initial;
     const auto delay = backoff_;
     backoff_ = std::min(backoff_ * 2, config_.reconnect_max);
+    reconnect_after(local_failure(Failure::Kind::connection_lost, std::move(why)), delay);
+  }
+
+  // CloseConnectionDuplicateClientName: another client said hello with our Name, and the node
+  // closes this connection. It is a drop like any other (the work goes on once we are back, and
+  // the Name's persistent requests come back with it), but two clients sharing one Name would
+  // knock each other off at every reconnect: the wait starts at duplicate_name_backoff and
+  // doubles while the takeovers repeat, so that such a fight costs the node one hello every
+  // reconnect_max or so, and the operator reads about each one in the log.
+  void name_taken_over() {
+    if (state_ == State::stopped) return;
+    ++stats_.name_taken_over;
+    // A connection that lasted a while before this takeover ends a fight, if there was one.
+    if (std::chrono::steady_clock::now() - ready_since_ >= 2 * config_.reconnect_max)
+      duplicate_backoff_ = config_.duplicate_name_backoff;
+    const auto delay = duplicate_backoff_;
+    duplicate_backoff_ = std::min(duplicate_backoff_ * 2, std::max(config_.reconnect_max, config_.duplicate_name_backoff));
+    reconnect_after(local_failure(Failure::Kind::duplicate_client_name,
+                                  "another client connected to the node with this client's Name (" + config_.name + ")"),
+                    delay);
+  }
+
+  void reconnect_after(const Failure& why, std::chrono::milliseconds delay) {
+    close_socket();
+    if (!config_.reconnect) return shut_down(why, why.kind);
+    state_ = State::waiting;
+    reconnect_delay_ = delay;
+    // For the requests the connection took with it, only the retryable part matters.
+    Failure lost = why;
+    lost.kind = Failure::Kind::connection_lost;
+    fail_sent_requests(lost);
+    if (on_disconnected_) on_disconnected_(why);
     arm_timer(delay, [this] {
       if (state_ == State::waiting) connect();
     });
@@ -488,10 +519,7 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     ++stats_.messages_received;
     const std::string& name = m.name;
     if (name == "NodeHello") return node_hello(m);
-    if (name == "CloseConnectionDuplicateClientName")
-      return shut_down(local_failure(Failure::Kind::duplicate_client_name,
-                                     "another client connected with the same Name (" + config_.name + ")"),
-                       Failure::Kind::duplicate_client_name);
+    if (name == "CloseConnectionDuplicateClientName") return name_taken_over();
     const auto id_field = m.get("Identifier");
     const Id id = id_field ? Id(*id_field) : Id();
     auto it = id_field ? requests_.find(id) : requests_.end();
@@ -536,6 +564,7 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     }
     timer_.cancel();
     state_ = State::ready;
+    ready_since_ = std::chrono::steady_clock::now();
     backoff_ = config_.reconnect_initial;
     ++stats_.connects;
     if (node_unreachable_ && stats_.connects > 1) ++stats_.reconnects_after_outage;
@@ -689,6 +718,9 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
   State state_ = State::idle;
   std::uint64_t generation_ = 0;
   std::chrono::milliseconds backoff_;
+  std::chrono::milliseconds duplicate_backoff_;  // the wait after the next CloseConnectionDuplicateClientName
+  std::chrono::milliseconds reconnect_delay_{0};  // the wait chosen at the last disconnect
+  std::chrono::steady_clock::time_point ready_since_{};  // the last NodeHello
   std::uint64_t id_counter_ = 0;
   std::uint64_t sequence_ = 0;
   std::unordered_map<Id, Request> requests_;
@@ -727,6 +759,7 @@ Client::Id Client::plugin_message(std::string plugin, std::vector<std::pair<std:
 }
 void Client::remove_request(const Id& id) { impl_->remove_request(id); }
 bool Client::connected() const { return impl_->connected(); }
+std::optional<std::chrono::milliseconds> Client::reconnect_delay() const { return impl_->reconnect_delay(); }
 std::optional<NodeInfo> Client::node() const { return impl_->node(); }
 std::size_t Client::in_flight() const { return impl_->in_flight(); }
 ClientStats Client::stats() const { return impl_->stats(); }

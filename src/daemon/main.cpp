@@ -6,6 +6,7 @@
 #include "auth/login_gate.h"
 #include "crypto/sealed_box.h"
 #include "crypto/random.h"
+#include "daemon/data_dir.h"
 #include "engine/engine.h"
 #include "engine/fcp_node.h"
 #include "engine/password_login.h"
@@ -24,14 +25,12 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include <fcntl.h>
 #include <malloc.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <optional>
 
@@ -45,7 +44,8 @@ constexpr const char* usage = R"(usage: fcpmaild --data-dir DIR (--fcp HOST:PORT
 
 fcpmail's daemon: a bridge between mail clients (IMAP, SMTP) and Hyphanet, speaking Freemail 0.2.
 
-  --data-dir DIR              where everything is kept (created 0700; refused if others can read it)
+  --data-dir DIR              where everything is kept (created 0700; refused if others can read it,
+                              while another fcpmaild holds it, or if its fcpmail.db has lost secret.key)
   --fcp HOST:PORT             the Hyphanet node's FCP port (fred: 127.0.0.1:9481)
   --embedded-node             run the simulated node inside the daemon, state in DIR/node.db
   --imap-listen ADDR:PORT     IMAP for mail clients          (default 127.0.0.1:9143)
@@ -174,29 +174,6 @@ void tighten_files(const fs::path& dir) {
   }
 }
 
-// DIR/secret.key: 32 random bytes sealing keys and mail at rest (0600; refused if others can read it).
-crypto::Key256 load_or_create_secret(const fs::path& dir) {
-  const fs::path file = dir / "secret.key";
-  crypto::Key256 key{};
-  struct stat st {};
-  if (::stat(file.c_str(), &st) == 0) {
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) fail(file.string() + " is readable by others; fix it with: chmod 600 " + file.string());
-    std::ifstream in(file, std::ios::binary);
-    in.read(reinterpret_cast<char*>(key.data()), key.size());
-    if (in.gcount() != static_cast<std::streamsize>(key.size())) fail(file.string() + " is damaged (expected 32 bytes)");
-    return key;
-  }
-  const auto bytes = crypto::random_bytes(key.size());
-  std::copy(bytes.begin(), bytes.end(), key.begin());
-  const fs::path tmp = dir / "secret.key.tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0 || ::write(fd, key.data(), key.size()) != static_cast<ssize_t>(key.size()) || ::fsync(fd) != 0)
-    fail("cannot write " + tmp.string());
-  ::close(fd);
-  fs::rename(tmp, file);
-  return key;
-}
-
 // Every IMAP, SMTP and HTTP connection is a descriptor; the usual soft limit of 1024 would run out
 // before the listeners' own caps (512 + 64 + 64 plus the node and the databases) refuse anyone.
 void raise_descriptor_limit() {
@@ -233,10 +210,15 @@ int main(int argc, char** argv) {
   ::umask(077);
   const Options options = parse(argc, argv);
   check_data_dir(options.data_dir);
+  // Before anything else reads or writes the dir (the key, the databases, control.json, the
+  // embedded node's store): a second daemon would share them all and fight over the node.
+  auto data_dir_lock = daemon::DataDirLock::acquire(options.data_dir);
+  if (!data_dir_lock) fail(data_dir_lock.error());
   tighten_files(options.data_dir);
   raise_descriptor_limit();
-  const auto secret = load_or_create_secret(options.data_dir);
-  crypto::SealedBox box(secret);
+  const auto secret = daemon::load_or_create_secret_key(options.data_dir);
+  if (!secret) fail(secret.error());
+  crypto::SealedBox box(*secret);
   auto db = store::open_database(options.data_dir / "fcpmail.db");
   if (!db) fail(db.error());
 
@@ -275,8 +257,20 @@ int main(int argc, char** argv) {
   cc.port = fcp_port;
   cc.name = "fcpmaild-" + std::to_string(std::hash<std::string>{}(fs::absolute(options.data_dir).string()) % 1000000007);
   fcp::Client client(io, cc);
-  client.on_connected([&](const fcp::NodeInfo& info) { log_line("connected to " + info.version + " at " + fcp_host + ":" + std::to_string(fcp_port)); });
-  client.on_disconnected([&](const fcp::Failure& f) { log_line("node connection lost: " + f.to_string() + "; reconnecting"); });
+  client.on_connected([&](const fcp::NodeInfo& info) {
+    log_line("connected to " + info.version + " at " + fcp_host + ":" + std::to_string(fcp_port) + " as FCP client " +
+             client.name());
+  });
+  client.on_disconnected([&](const fcp::Failure& f) {
+    const auto delay = client.reconnect_delay();
+    const std::string again =
+        delay ? "; reconnecting in " + std::to_string(delay->count()) + " ms" : std::string("; not reconnecting");
+    if (f.kind == fcp::Failure::Kind::duplicate_client_name)
+      log_line("warning: the node closed our connection because another FCP client said hello with our name (" +
+               client.name() + "); is another program using it?" + again);
+    else
+      log_line("node connection lost: " + f.to_string() + again);
+  });
   client.start();
   engine::FcpNode node(client);
 

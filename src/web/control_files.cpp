@@ -19,7 +19,8 @@ namespace {
 
 std::string system_error(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-// Writes `content` to `path` through a temporary file created with mode 0600, then renames.
+// Writes `content` to `path` through a temporary file created with mode 0600, fsynced, renamed, and
+// the directory fsynced so that the rename itself survives a crash.
 std::expected<void, std::string> write_private_file(const fs::path& path, const std::string& content) {
   const fs::path temporary = path.string() + ".tmp";
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -38,6 +39,12 @@ std::expected<void, std::string> write_private_file(const fs::path& path, const 
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) return std::unexpected(system_error("cannot write " + temporary.string()));
   if (::rename(temporary.c_str(), path.c_str()) != 0) return std::unexpected(system_error("cannot rename to " + path.string()));
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return std::unexpected(system_error("cannot open " + dir.string()));
+  const bool synced = ::fsync(dir_fd) == 0;
+  ::close(dir_fd);
+  if (!synced) return std::unexpected(system_error("cannot sync " + dir.string()));
   return {};
 }
 

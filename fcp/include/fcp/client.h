@@ -3,7 +3,8 @@
 // One Client keeps one connection to a node: it sends ClientHello (checking the node speaks FCP
 // 2.x), reads continuously, routes every reply to its request by Identifier and hands the caller
 // typed outcomes carrying fred's numeric codes. When the node goes away it reconnects with
-// exponential backoff. No request is ever silently lost: each one either completes, or its handler
+// exponential backoff, also when the node closed the connection because another client took our
+// Name (CloseConnectionDuplicateClientName; the wait is longer then). No request is ever silently lost: each one either completes, or its handler
 // is called with a Failure whose retryable() is true (connection lost before the answer).
 // Persistent requests (Persistence=reboot|forever) are kept across reconnects instead: the node's
 // replay is absorbed, their data fetched with GetRequestStatus, and a request the node no longer
@@ -39,7 +40,8 @@ struct Failure {
     too_many_redirects,     // GetFailed 27/11 followed more than ClientConfig::max_redirects times
     too_big,                // the node announced more data than the request's MaxSize (checked locally)
     connection_lost,        // the connection ended before the answer: retry (code 0)
-    duplicate_client_name,  // CloseConnectionDuplicateClientName: another client took our Name
+    duplicate_client_name,  // CloseConnectionDuplicateClientName: another client took our Name (the
+                            // client reconnects; requests lost with the connection get connection_lost)
     version_mismatch,       // NodeHello with an FCPVersion other than 2.x
     cancelled,              // remove_request() or stop() before the answer
     invalid_request,        // refused before sending (CR/LF/NUL in a value, bad argument)
@@ -79,6 +81,9 @@ struct ClientConfig {
   bool reconnect = true;      // false: a lost connection fails everything and stays down
   std::chrono::milliseconds reconnect_initial{100};
   std::chrono::milliseconds reconnect_max{30'000};
+  // The first wait after the node closed our connection for another client with our Name; it
+  // doubles (up to reconnect_max or this, whichever is longer) while such takeovers repeat.
+  std::chrono::milliseconds duplicate_name_backoff{2'000};
   std::chrono::milliseconds hello_timeout{15'000};  // TCP connect + NodeHello
   int max_redirects = 5;                             // GetFailed 27/11 hops followed per get
   std::size_t max_payload = 64 * 1024 * 1024;        // any single payload from the node
@@ -166,6 +171,7 @@ struct ClientStats {
   // Successful hellos that came after at least one failed connect attempt: the node had been
   // unreachable (restarted, or its port closed), not just this connection dropped.
   std::uint64_t reconnects_after_outage = 0;
+  std::uint64_t name_taken_over = 0;  // CloseConnectionDuplicateClientName received
 };
 
 class Client {
@@ -182,7 +188,8 @@ class Client {
 
   // Called after every successful hello (reconnects included).
   void on_connected(std::function<void(const NodeInfo&)> handler);
-  // Called whenever the connection ends (with why), and when a connect attempt fails.
+  // Called whenever the connection ends (with why), and when a connect attempt fails. Unless the
+  // client is stopped (or config.reconnect is false), reconnect_delay() then says when it tries again.
   void on_disconnected(std::function<void(const Failure&)> handler);
   // Messages that belong to no request of ours: replays of finished persistent requests, global
   // requests (WatchGlobal), plugin-initiated FCPPluginReply, connection-level ProtocolError.
@@ -207,6 +214,8 @@ class Client {
   void remove_request(const Id& id);
 
   bool connected() const;
+  // While waiting to reconnect: how long the wait chosen at the last disconnect is.
+  std::optional<std::chrono::milliseconds> reconnect_delay() const;
   std::optional<NodeInfo> node() const;  // from the last NodeHello
   std::size_t in_flight() const;         // requests waiting for an answer (subscriptions excluded)
   ClientStats stats() const;

@@ -295,7 +295,67 @@ TEST_CASE("ProtocolError, IdentifierCollision and refused values") {
   for (const auto& m : node.all_received()) CHECK(m.name != "ClientPut");
 }
 
-TEST_CASE("CloseConnectionDuplicateClientName stops the client without a reconnect loop") {
+// fred-recorded/12: the node tells the old connection CloseConnectionDuplicateClientName and closes
+// it. The client must come back (a daemon that stays off the node stops delivering for good), but
+// not at once: two clients with one Name would knock each other off at every reconnect.
+TEST_CASE("CloseConnectionDuplicateClientName: the client reconnects after a wait that doubles while takeovers repeat") {
+  using Clock = std::chrono::steady_clock;
+  boost::asio::io_context io;
+  // The first two connections are taken over at their first ClientGet; the third one answers.
+  ScriptedNode node(io, with_hello([](Conn& c, const fcp::Message& m) {
+    if (m.name != "ClientGet") return;
+    if (c.index < 2) {
+      c.send(fcp::Message("CloseConnectionDuplicateClientName"));
+      return c.close();
+    }
+    answer_data(c, m, "back on the node");
+  }));
+  auto config = config_for(node);
+  config.duplicate_name_backoff = std::chrono::milliseconds(200);
+  // Takeovers count as repeated while the connection between them lasted under 2 x reconnect_max:
+  // 2 s, so that a slow machine does not make a fresh incident of the second one.
+  config.reconnect_max = std::chrono::milliseconds(1000);
+  fcp::Client client(io, config);
+  std::vector<fcp::Failure> disconnects;
+  std::vector<Clock::time_point> disconnected_at, connected_at;
+  std::vector<std::chrono::milliseconds> delays;
+  client.on_disconnected([&](const fcp::Failure& f) {
+    disconnects.push_back(f);
+    disconnected_at.push_back(Clock::now());
+    delays.push_back(client.reconnect_delay().value_or(std::chrono::milliseconds(-1)));
+  });
+  client.on_connected([&](const fcp::NodeInfo&) { connected_at.push_back(Clock::now()); });
+  client.start();
+  std::vector<fcp::Outcome<fcp::GetResult>> results;
+  std::function<void()> fetch = [&] {
+    client.get("KSK@x", {}, [&](auto r) {
+      const bool lost = !r && r.error().retryable();
+      results.push_back(std::move(r));
+      if (lost) fetch();  // as FcpNode does: a request the connection took down is made again
+    });
+  };
+  fetch();
+  REQUIRE(run_until(io, [&] { return !results.empty() && results.back().has_value(); }));
+  REQUIRE(results.size() == 3);
+  for (int i = 0; i < 2; ++i) {
+    REQUIRE_FALSE(results[i].has_value());
+    CHECK(results[i].error().kind == fcp::Failure::Kind::connection_lost);  // retryable, the work goes on
+    CHECK(results[i].error().description.find("test-client") != std::string::npos);
+  }
+  CHECK(results[2]->data == "back on the node");
+  REQUIRE(disconnects.size() == 2);
+  for (const auto& f : disconnects) CHECK(f.kind == fcp::Failure::Kind::duplicate_client_name);
+  CHECK(delays == std::vector<std::chrono::milliseconds>{std::chrono::milliseconds(200), std::chrono::milliseconds(400)});
+  REQUIRE(connected_at.size() == 3);
+  CHECK(connected_at[1] - disconnected_at[0] >= std::chrono::milliseconds(200));  // not at once
+  CHECK(connected_at[2] - disconnected_at[1] >= std::chrono::milliseconds(400));  // and longer the second time
+  CHECK(client.stats().name_taken_over == 2);
+  CHECK(client.connected());
+  REQUIRE(node.connections().size() == 3);
+  for (const auto& c : node.connections()) CHECK(c->received.at(0).get_or("Name", "") == "test-client");  // same Name
+}
+
+TEST_CASE("a client with reconnect off stays down after CloseConnectionDuplicateClientName") {
   boost::asio::io_context io;
   ScriptedNode node(io, with_hello([](Conn& c, const fcp::Message& m) {
     if (m.name == "ClientGet") {
@@ -303,7 +363,9 @@ TEST_CASE("CloseConnectionDuplicateClientName stops the client without a reconne
       c.close();
     }
   }));
-  fcp::Client client(io, config_for(node));
+  auto config = config_for(node);
+  config.reconnect = false;
+  fcp::Client client(io, config);
   std::optional<fcp::Failure> disconnected;
   client.on_disconnected([&](const fcp::Failure& f) { disconnected = f; });
   client.start();

@@ -308,3 +308,37 @@ TEST_CASE("sim: connections dropped every few messages — every request complet
   CHECK(client.stats().connects > 1);
   CHECK(client.in_flight() == 0);
 }
+
+// fcpmail-sim, as fred, closes the older of two connections with one Name. A client taken over
+// comes back after its wait, takes the Name back and works again; the intruder (a client that does
+// not reconnect) is the one left off the node.
+TEST_CASE("sim: a client whose Name another client took reconnects and works again") {
+  if (!sim_available()) return;
+  boost::asio::io_context io;
+  SimProcess sim;
+  auto config = config_for(sim.port(), "shared-name");
+  config.duplicate_name_backoff = std::chrono::milliseconds(100);
+  fcp::Client first(io, config);
+  std::vector<fcp::Failure> first_lost;
+  first.on_disconnected([&](const fcp::Failure& f) { first_lost.push_back(f); });
+  first.start();
+  REQUIRE(run_until(io, [&] { return first.connected(); }));
+  auto intruder_config = config_for(sim.port(), "shared-name");
+  intruder_config.reconnect = false;
+  fcp::Client intruder(io, intruder_config);
+  std::optional<fcp::Failure> intruder_lost;
+  intruder.on_disconnected([&](const fcp::Failure& f) { intruder_lost = f; });
+  intruder.start();
+  REQUIRE(run_until(io, [&] { return !first_lost.empty(); }));
+  CHECK(first_lost[0].kind == fcp::Failure::Kind::duplicate_client_name);
+  // The first client is back, and the node has closed the intruder's connection in turn.
+  REQUIRE(run_until(io, [&] { return first.connected() && intruder_lost.has_value(); }));
+  CHECK(intruder_lost->kind == fcp::Failure::Kind::duplicate_client_name);
+  CHECK_FALSE(intruder.connected());
+  std::optional<fcp::Outcome<fcp::SskKeypair>> keys;
+  first.generate_ssk([&](auto r) { keys = std::move(r); });
+  REQUIRE(run_until(io, [&] { return keys.has_value(); }));
+  CHECK(keys->has_value());
+  CHECK(first.stats().connects == 2);
+  CHECK(first.stats().name_taken_over == 1);
+}
