@@ -69,6 +69,25 @@ bool mark_slot_fetched(SQLite::Database& db, const ChannelRow& channel, const st
   return true;
 }
 
+// The pool's part of reading a slot (Engine::Impl::read_slot_payload): pure, no database.
+Engine::Impl::ReadPayload read_payload(std::string_view payload, const std::string& rsa_public, std::string_view peer,
+                                       std::string_view sender, std::string_view recipient,
+                                       std::string_view channel_key, std::string_view received) {
+  Engine::Impl::ReadPayload read;
+  read.parsed = wire::parse_payload(payload);
+  if (!read.parsed || read.parsed->type != wire::PayloadType::message) return read;
+  const auto key = public_key_of(rsa_public);
+  if (!key) read.key_problem = key.error();
+  read.signature = wire::verify_message(*read.parsed, wire::SignatureContext{sender, recipient, channel_key},
+                                        key ? &*key : nullptr);
+  if (read.signature == wire::SignatureVerdict::invalid) return read;
+  auto message = received_message(read.parsed->body(), ReceivedOrigin{read.signature, peer, received});
+  read.stored = std::move(message.message);
+  read.removed_fields = message.removed_fcpmail_fields;
+  read.from_rewritten = message.from_rewritten;
+  return read;
+}
+
 }  // namespace
 
 // ---- initiator: channel + RTS ------------------------------------------------------------------
@@ -433,17 +452,13 @@ asio::awaitable<Engine::Impl::ReadPayload> Engine::Impl::read_slot_payload(std::
                    channel_key = insert_uri_of_channel(channel_id),
                    received = "(fcpmail from a Freemail channel); " + iso8601(to_time_point(now()))]() -> ReadPayload {
     ReadPayload read;
-    read.parsed = wire::parse_payload(payload);
-    if (!read.parsed || read.parsed->type != wire::PayloadType::message) return read;
-    const auto key = public_key_of(rsa_public);
-    if (!key) read.key_problem = key.error();
-    read.signature = wire::verify_message(*read.parsed, wire::SignatureContext{sender, recipient, channel_key},
-                                          key ? &*key : nullptr);
-    if (read.signature == wire::SignatureVerdict::invalid) return read;
-    auto message = received_message(read.parsed->body(), ReceivedOrigin{read.signature, peer, received});
-    read.stored = std::move(message.message);
-    read.removed_fields = message.removed_fcpmail_fields;
-    read.from_rewritten = message.from_rewritten;
+    // An exception escaping a pool thread would end the daemon: the slot is then unreadable.
+    try {
+      read = read_payload(payload, rsa_public, peer, sender, recipient, channel_key, received);
+    } catch (const std::exception& e) {
+      read = ReadPayload{};
+      read.parsed = std::unexpected(std::string("internal error reading it: ") + e.what());
+    }
     return read;
   };
   co_return co_await on_pool(std::move(read_job));
