@@ -83,6 +83,7 @@ Engine::Impl::ReadPayload read_payload(std::string_view payload, const std::stri
   if (read.signature == wire::SignatureVerdict::invalid) return read;
   auto message = received_message(read.parsed->body(), ReceivedOrigin{read.signature, peer, received});
   read.stored = std::move(message.message);
+  std::string().swap(read.parsed->read.body);  // stored holds it now; a 32 MiB copy less to carry
   read.removed_fields = message.removed_fcpmail_fields;
   read.from_rewritten = message.from_rewritten;
   return read;
