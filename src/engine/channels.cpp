@@ -1,6 +1,7 @@
 // Channels: creation and RTS (initiator), the send chain (CTS, messages, acks), polling the peer's
 // chain with a look-ahead window, and what a fetched slot carries.
 #include "engine/engine_impl.h"
+#include "engine/received_headers.h"
 
 #include "freemail/address.h"
 #include "freemail/mailpage.h"
@@ -66,6 +67,26 @@ bool mark_slot_fetched(SQLite::Database& db, const ChannelRow& channel, const st
   u.bind(4, channel.id);
   u.exec();
   return true;
+}
+
+// The pool's part of reading a slot (Engine::Impl::read_slot_payload): pure, no database.
+Engine::Impl::ReadPayload read_payload(std::string_view payload, const std::string& rsa_public, std::string_view peer,
+                                       std::string_view sender, std::string_view recipient,
+                                       std::string_view channel_key, std::string_view received) {
+  Engine::Impl::ReadPayload read;
+  read.parsed = wire::parse_payload(payload);
+  if (!read.parsed || read.parsed->type != wire::PayloadType::message) return read;
+  const auto key = public_key_of(rsa_public);
+  if (!key) read.key_problem = key.error();
+  read.signature = wire::verify_message(*read.parsed, wire::SignatureContext{sender, recipient, channel_key},
+                                        key ? &*key : nullptr);
+  if (read.signature == wire::SignatureVerdict::invalid) return read;
+  auto message = received_message(read.parsed->body(), ReceivedOrigin{read.signature, peer, received});
+  read.stored = std::move(message.message);
+  std::string().swap(read.parsed->read.body);  // stored holds it now; a 32 MiB copy less to carry
+  read.removed_fields = message.removed_fcpmail_fields;
+  read.from_rewritten = message.from_rewritten;
+  return read;
 }
 
 }  // namespace
@@ -357,7 +378,10 @@ asio::awaitable<void> Engine::Impl::poll_channel(std::int64_t channel_id) {
       network_trouble = !r.error().not_found();
       break;
     }
-    handle_slot_payload(*channel, channel->fetch_slot, channel->fetch_index, false, *r);
+    const auto read = co_await read_slot_payload(channel_id, std::move(*r));
+    channel = channel_by_id(channel_id);
+    if (!channel || channel->state == "closed") co_return;
+    handle_slot_payload(*channel, channel->fetch_slot, channel->fetch_index, false, read);
   }
   // 2. The look-ahead window and skipped slots, less often.
   const auto t = now();
@@ -371,7 +395,9 @@ asio::awaitable<void> Engine::Impl::poll_channel(std::int64_t channel_id) {
         auto r = co_await fetch((*window)[k], channel->fetch_index + static_cast<std::int64_t>(k));
         if (!channel_by_id(channel_id)) co_return;
         if (r) {
-          handle_slot_payload(*channel, (*window)[k], channel->fetch_index + static_cast<std::int64_t>(k), false, *r);
+          const auto read = co_await read_slot_payload(channel_id, std::move(*r));
+          if (!channel_by_id(channel_id)) co_return;
+          handle_slot_payload(*channel, (*window)[k], channel->fetch_index + static_cast<std::int64_t>(k), false, read);
           found = true;
         }
       }
@@ -386,8 +412,11 @@ asio::awaitable<void> Engine::Impl::poll_channel(std::int64_t channel_id) {
     for (const auto& [slot, index] : skipped) {
       auto r = co_await fetch(slot, index);
       if (!channel_by_id(channel_id)) co_return;
-      if (r) handle_slot_payload(*channel_by_id(channel_id), slot, index, true, *r);
-      else if (refused_content(r.error())) {
+      if (r) {
+        const auto read = co_await read_slot_payload(channel_id, std::move(*r));
+        if (!channel_by_id(channel_id)) co_return;
+        handle_slot_payload(*channel_by_id(channel_id), slot, index, true, read);
+      } else if (refused_content(r.error())) {
         SQLite::Transaction tx(db);
         mark_slot_fetched(db, *channel, slot, index, true, now());
         tx.commit();
@@ -410,16 +439,48 @@ asio::awaitable<void> Engine::Impl::poll_channel(std::int64_t channel_id) {
   u.exec();
 }
 
+// The CPU work on a fetched payload, on the worker pool: parsing it, hashing a message for its
+// signature and rewriting its headers are linear in its size, and a contact may send up to the
+// channel's MaxSize. What needs the database (the peer's key, the channel key) is read here first.
+asio::awaitable<Engine::Impl::ReadPayload> Engine::Impl::read_slot_payload(std::int64_t channel_id, std::string payload) {
+  auto channel = channel_by_id(channel_id);
+  auto contact = channel ? contact_by_id(channel->contact_id) : std::nullopt;
+  auto account = channel ? account_by_id(channel->account_id) : std::nullopt;
+  if (!channel || !contact || !account) {
+    ReadPayload gone;
+    gone.parsed = std::unexpected(std::string("the channel is gone"));
+    co_return gone;
+  }
+  // The peer's key comes from its mailpage (fetched for the RTS either way round); the channel is
+  // the RTS `channel` value both ends hold, so the sender signed exactly this context.
+  // The job owns copies of everything it reads (SignatureContext only holds views).
+  auto read_job = [payload = std::move(payload), rsa_public = contact->rsa_public, peer = contact->address,
+                   sender = contact->identity_id, recipient = account->identity_id,
+                   channel_key = insert_uri_of_channel(channel_id),
+                   received = "(fcpmail from a Freemail channel); " + iso8601(to_time_point(now()))]() -> ReadPayload {
+    ReadPayload read;
+    // An exception escaping a pool thread would end the daemon: the slot is then unreadable.
+    try {
+      read = read_payload(payload, rsa_public, peer, sender, recipient, channel_key, received);
+    } catch (const std::exception& e) {
+      read = ReadPayload{};
+      read.parsed = std::unexpected(std::string("internal error reading it: ") + e.what());
+    }
+    return read;
+  };
+  co_return co_await on_pool(std::move(read_job));
+}
+
 // One transaction: the slot is marked fetched together with everything its payload causes.
 void Engine::Impl::handle_slot_payload(const ChannelRow& channel, const std::string& slot, std::int64_t index,
-                                       bool was_skipped, const std::string& payload) {
+                                       bool was_skipped, const ReadPayload& read) {
   auto contact = contact_by_id(channel.contact_id);
   auto account = account_by_id(channel.account_id);
   if (!contact || !account) return;
   const auto t = now();
   SQLite::Transaction tx(db);
   if (!mark_slot_fetched(db, channel, slot, index, was_skipped, t)) return;
-  auto parsed = wire::parse_payload(payload);
+  const auto& parsed = read.parsed;
   if (!parsed) {
     log("slot " + std::to_string(index) + " from " + short_address(contact->address) + " unreadable (" + parsed.error() + "); skipped");
     tx.commit();
@@ -453,7 +514,7 @@ void Engine::Impl::handle_slot_payload(const ChannelRow& channel, const std::str
         log("message from " + short_address(contact->address) + " dropped: permission revoked");
         break;
       }
-      if (!parsed->ids.empty()) store_incoming(channel, *contact, *account, *parsed);
+      if (!parsed->ids.empty()) store_incoming(channel, *contact, *account, read);
       break;
     }
     case wire::PayloadType::unknown:
@@ -463,7 +524,8 @@ void Engine::Impl::handle_slot_payload(const ChannelRow& channel, const std::str
   tx.commit();
 }
 
-// In the caller's transaction: verify, dedup by (account, peer, id), deliver, queue the ack.
+// In the caller's transaction: refuse a forged message, dedup by (account, peer, id), deliver what
+// read_slot_payload made of it, queue the ack.
 //
 // A message whose x-fcpmail-signature does not verify is refused outright: not stored, not acked,
 // and its id not recorded. Only the two channel ends hold the channel's insert key, so such a
@@ -474,20 +536,14 @@ void Engine::Impl::handle_slot_payload(const ChannelRow& channel, const std::str
 // its next resend (correctly signed) still gets through, and the user sees a warning.
 // Messages without a signature (every Freemail peer) are delivered as `absent`.
 void Engine::Impl::store_incoming(const ChannelRow& channel, const ContactRow& contact, const AccountRow& account,
-                                  const wire::ChannelPayload& payload) {
+                                  const ReadPayload& read) {
   const auto t = now();
-  const std::int64_t message_id = payload.ids.front();
-  const std::string& body = payload.body();
-  // The peer's key comes from its mailpage (fetched for the RTS either way round); the channel is
-  // the RTS `channel` value both ends hold, so the sender signed exactly this context.
-  const auto key = public_key_of(contact.rsa_public);
-  const std::string channel_key = insert_uri_of_channel(channel.id);
-  const auto signature = wire::verify_message(
-      payload, wire::SignatureContext{contact.identity_id, account.identity_id, channel_key}, key ? &*key : nullptr);
+  const std::int64_t message_id = read.parsed->ids.front();
+  const auto signature = read.signature;
   if (signature == wire::SignatureVerdict::invalid) {
     warn("message " + std::to_string(message_id) + " from " + contact.address + " refused: its x-fcpmail-signature " +
-         (key ? "does not verify with the sender's key (forged or altered)"
-              : "cannot be checked (the sender's key is unknown: " + key.error() + ")") +
+         (read.key_problem.empty() ? "does not verify with the sender's key (forged or altered)"
+                                   : "cannot be checked (the sender's key is unknown: " + read.key_problem + ")") +
          "; not stored, not acknowledged");
     return;
   }
@@ -498,16 +554,15 @@ void Engine::Impl::store_incoming(const ChannelRow& channel, const ContactRow& c
   seen.bind(4, t);
   const bool is_new = seen.exec() > 0;
   if (is_new) {
-    std::string stored = "X-Fcpmail-Signature: " + std::string(wire::to_string(signature)) + "\r\n" +
-                         "X-Fcpmail-Sender: " + contact.address + "\r\n" +
-                         "Received: (fcpmail from a Freemail channel); " + iso8601(to_time_point(t)) + "\r\n" + body;
     if (deps.mailbox) {
-      auto r = deps.mailbox->deliver(account.address, "INBOX", stored, Flags{}, t / 1000);
+      auto r = deps.mailbox->deliver(account.address, "INBOX", read.stored, Flags{}, t / 1000);
       if (!r) throw std::runtime_error("mailbox refused the message: " + std::string(describe(r.error())));
     }
     db.exec("UPDATE contact SET last_message_at = " + std::to_string(t) + " WHERE id = " + std::to_string(contact.id));
     log("message " + std::to_string(message_id) + " from " + contact.address + " stored in INBOX (signature " +
-        std::string(wire::to_string(signature)) + ")");
+        std::string(wire::to_string(signature)) + ")" +
+        (read.removed_fields ? "; " + std::to_string(read.removed_fields) + " X-Fcpmail field(s) of its own removed" : "") +
+        (read.from_rewritten ? "; From did not name the sender: rewritten, the original kept as X-Original-From" : ""));
   } else {
     log("message " + std::to_string(message_id) + " from " + short_address(contact.address) + " is a duplicate; acknowledging again");
   }

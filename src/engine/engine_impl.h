@@ -170,10 +170,22 @@ struct Engine::Impl {
   boost::asio::awaitable<void> send_rts(std::int64_t channel_id);
   boost::asio::awaitable<void> insert_send_item(std::int64_t item_id);
   boost::asio::awaitable<void> poll_channel(std::int64_t channel_id);
+  // A fetched slot's payload as read on the worker pool (read_slot_payload): parsed, a message's
+  // signature checked and its text to store made (received_headers.h), so that a payload as large
+  // as the channel's MaxSize never holds up the I/O thread that serves IMAP, SMTP and the API.
+  struct ReadPayload {
+    std::expected<wire::ChannelPayload, std::string> parsed;
+    wire::SignatureVerdict signature = wire::SignatureVerdict::absent;
+    std::string key_problem;  // why the peer's key could not be used ("" when it could)
+    std::string stored;       // a message that is not refused: what goes into the mailbox
+    std::size_t removed_fields = 0;  // the peer's own X-Fcpmail-* fields dropped from it
+    bool from_rewritten = false;     // its From did not name the peer
+  };
+  boost::asio::awaitable<ReadPayload> read_slot_payload(std::int64_t channel_id, std::string payload);
   void handle_slot_payload(const ChannelRow& channel, const std::string& slot, std::int64_t index,
-                           bool was_skipped, const std::string& payload);
+                           bool was_skipped, const ReadPayload& read);
   void store_incoming(const ChannelRow& channel, const ContactRow& contact, const AccountRow& account,
-                      const wire::ChannelPayload& payload);
+                      const ReadPayload& read);
   std::int64_t random_ack_delay();
 
   // ---- RTS receiving (rts_receiver.cpp) ----
