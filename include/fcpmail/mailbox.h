@@ -195,10 +195,12 @@ class Mailbox {
   virtual MailboxResult<MessageMeta> message_meta(const std::string& account, const std::string& folder,
                                                   std::uint32_t uid) = 0;
   // The metadata of many messages at once (FETCH ENVELOPE or SEARCH over a whole folder): one
-  // entry per UID in the order given, nullopt for a UID that is not in the folder.
+  // entry per UID in the order given, nullopt for a UID that is not in the folder or whose stored
+  // metadata cannot be read (message_meta() of that UID then says which: corrupt).
   virtual MailboxResult<std::vector<std::optional<MessageMeta>>> message_metas(
       const std::string& account, const std::string& folder, std::span<const std::uint32_t> uids) = 0;
-  // The same as message_metas without copies: one entry per UID, null for a UID not in the folder.
+  // The same as message_metas without copies: one entry per UID, null where message_metas has
+  // nullopt.
   virtual MailboxResult<std::vector<SharedMeta>> shared_metas(const std::string& account,
                                                               const std::string& folder,
                                                               std::span<const std::uint32_t> uids) {

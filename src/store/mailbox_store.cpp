@@ -169,8 +169,29 @@ std::optional<MessageMeta> deserialize(std::string_view in) {
   return m;
 }
 
-std::string body_ad(const std::string& account) { return "mbx-body:" + account; }
-std::string meta_ad(const std::string& account) { return "mbx-meta:" + account; }
+// What a sealed body or metadata value is bound to (its AES-GCM associated data): the account
+// and the message's content id, the rowid its mbx_body and mbx_meta rows share. A value copied
+// into another row, of the same account or not, or an older value of another message put back in
+// place of this one, fails to open. The id goes first: it is digits only, so the text cannot be
+// read two ways whatever the account name holds.
+std::string body_ad(const std::string& account, std::int64_t content) {
+  return "mbx-body-v2:" + std::to_string(content) + ":" + account;
+}
+std::string meta_ad(const std::string& account, std::int64_t content) {
+  return "mbx-meta-v2:" + std::to_string(content) + ":" + account;
+}
+// The first format bound a value to the account only, so values could be swapped between the
+// account's messages. Only upgrade_sealing() opens these, to reseal them in the current format.
+std::string legacy_body_ad(const std::string& account) { return "mbx-body:" + account; }
+std::string legacy_meta_ad(const std::string& account) { return "mbx-meta:" + account; }
+
+// The sealing format an account's rows are in (mbx_seal_format.version).
+constexpr int legacy_seal_format = 1;      // no row in mbx_seal_format: bound to the account only
+constexpr int current_seal_format = 2;     // bound to (account, content id)
+
+std::string_view blob_of(const SQLite::Column& col) {
+  return {static_cast<const char*>(col.getBlob()), static_cast<std::size_t>(col.getBytes())};
+}
 
 // One SAVEPOINT per mutating call: nests inside a transaction the engine may hold.
 class Atomic {
@@ -253,13 +274,100 @@ MailboxStore::MailboxStore(SQLite::Database& db, std::size_t max_message_size)
       " DELETE FROM mbx_body WHERE id = old.content;"
       " END");
   db_.exec("CREATE TABLE IF NOT EXISTS mbx_uidvalidity (account TEXT PRIMARY KEY, last INTEGER NOT NULL)");
+  // Which sealing format each account's content is in. Per account, not per table: resealing
+  // needs the account's key, which the store only gets at unlock(). No row: the legacy format
+  // (a database written before this table existed); unlock() upgrades it and adds the row.
+  db_.exec("CREATE TABLE IF NOT EXISTS mbx_seal_format (account TEXT PRIMARY KEY, version INTEGER NOT NULL)");
 }
 
 MailboxStore::~MailboxStore() = default;
 
 void MailboxStore::unlock(const std::string& account, const crypto::Key256& key) {
   std::lock_guard lock(mutex_);
-  boxes_.insert_or_assign(account, crypto::SealedBox(key));
+  auto& box = boxes_.insert_or_assign(account, crypto::SealedBox(key)).first->second;
+  // A failed upgrade (the database failed) has been rolled back: it runs again at the next
+  // unlock, and until then the account's legacy rows read as corrupt, never as other content.
+  (void)guarded([&]() -> MailboxResult<void> {
+    upgrade_sealing(account, box);
+    return {};
+  });
+}
+
+void MailboxStore::upgrade_sealing(const std::string& account, const crypto::SealedBox& box) {
+  int version = legacy_seal_format;
+  {
+    SQLite::Statement q(db_, "SELECT version FROM mbx_seal_format WHERE account = ?");
+    q.bind(1, account);
+    if (q.executeStep()) version = q.getColumn(0).getInt();
+  }
+  if (version >= current_seal_format) return;
+  // One SAVEPOINT: after a crash either every row and the version row are in the new format or
+  // none is, and the next unlock starts again. Every value is tried in the legacy format first;
+  // one that opens in the current format already is left as it is (so running twice is harmless),
+  // one that opens in neither stays and reads as corrupt. Reads never fall back to the legacy
+  // format: only this upgrade accepts it, and only while the account has no version row. (Someone
+  // who can write the file could delete that row and put back legacy values from a copy made
+  // before the upgrade; that is the same as restoring the old copy, which no sealing prevents.)
+  Atomic tx(db_);
+  std::vector<std::int64_t> contents;
+  {
+    SQLite::Statement q(db_,
+                        "SELECT x.content FROM mbx_message x JOIN mbx_folder f ON f.id = x.folder_id"
+                        " WHERE f.account = ?");
+    q.bind(1, account);
+    while (q.executeStep()) contents.push_back(q.getColumn(0).getInt64());
+  }
+  std::sort(contents.begin(), contents.end());
+  contents.erase(std::unique(contents.begin(), contents.end()), contents.end());
+  std::size_t values = 0, opened = 0;
+  auto reseal = [&](const std::string& table, const std::string& column, const std::string& legacy_ad,
+                    std::string (*current_ad)(const std::string&, std::int64_t)) {
+    SQLite::Statement get(db_, "SELECT " + column + " FROM " + table + " WHERE id = ?");
+    SQLite::Statement put(db_, "UPDATE " + table + " SET " + column + " = ? WHERE id = ?");
+    for (auto id : contents) {
+      get.bind(1, id);
+      if (!get.executeStep()) {
+        get.reset();
+        continue;
+      }
+      std::string sealed(blob_of(get.getColumn(0)));
+      get.reset();
+      ++values;
+      const std::string ad = current_ad(account, id);
+      if (auto plain = box.open(sealed, legacy_ad)) {
+        std::string again = box.seal(*plain, ad);
+        put.bindNoCopy(1, again.data(), static_cast<int>(again.size()));
+        put.bind(2, id);
+        put.exec();
+        put.reset();
+        ++opened;
+      } else if (box.open(sealed, ad)) {
+        ++opened;
+      }
+    }
+  };
+  reseal("mbx_body", "body", legacy_body_ad(account), body_ad);
+  reseal("mbx_meta", "meta", legacy_meta_ad(account), meta_ad);
+  // Not one value opened: this is not the key the rows were sealed with. Nothing is marked, so
+  // the right key still upgrades them later.
+  if (values > 0 && opened == 0) return;
+  SQLite::Statement mark(db_,
+                         "INSERT INTO mbx_seal_format (account, version) VALUES (?, ?)"
+                         " ON CONFLICT(account) DO UPDATE SET version = excluded.version");
+  mark.bind(1, account);
+  mark.bind(2, current_seal_format);
+  mark.exec();
+  tx.commit();
+}
+
+std::int64_t MailboxStore::next_content_id() {
+  // Chosen before the insert because the sealed values name it. The store's mutex and the one
+  // connection make MAX + 1 safe; both tables are asked in case one holds a stray row.
+  SQLite::Statement q(db_,
+                      "SELECT MAX(COALESCE((SELECT MAX(id) FROM mbx_body), 0),"
+                      " COALESCE((SELECT MAX(id) FROM mbx_meta), 0)) + 1");
+  q.executeStep();
+  return q.getColumn(0).getInt64();
 }
 
 void MailboxStore::lock(const std::string& account) {
@@ -512,13 +620,14 @@ MailboxResult<MailboxStore::Indexed> MailboxStore::insert_message(const std::str
   std::string msg = normalize_line_ends(rfc822);
   if (msg.size() > max_message_size_) return std::unexpected(MailboxError::too_large);
   MessageMeta meta = compute_meta(msg);
-  std::string sealed_meta = (*b)->seal(serialize(meta), meta_ad(account));
-  std::string sealed_body = (*b)->seal(msg, body_ad(account));
+  const std::int64_t content = next_content_id();
+  std::string sealed_meta = (*b)->seal(serialize(meta), meta_ad(account, content));
+  std::string sealed_body = (*b)->seal(msg, body_ad(account, content));
   std::uint32_t uid = f.uidnext;
-  SQLite::Statement body(db_, "INSERT INTO mbx_body (body) VALUES (?)");
-  body.bindNoCopy(1, sealed_body.data(), static_cast<int>(sealed_body.size()));
+  SQLite::Statement body(db_, "INSERT INTO mbx_body (id, body) VALUES (?, ?)");
+  body.bind(1, content);
+  body.bindNoCopy(2, sealed_body.data(), static_cast<int>(sealed_body.size()));
   body.exec();
-  std::int64_t content = db_.getLastInsertRowid();
   SQLite::Statement meta_row(db_, "INSERT INTO mbx_meta (id, meta) VALUES (?, ?)");
   meta_row.bind(1, content);
   meta_row.bindNoCopy(2, sealed_meta.data(), static_cast<int>(sealed_meta.size()));
@@ -917,9 +1026,10 @@ MailboxResult<MessageMeta> MailboxStore::message_meta(const std::string& account
     auto f = find_folder(account, folder);
     if (!f) return std::unexpected(f.error());
     std::uint32_t one[] = {uid};
-    auto r = metas_locked(account, *f, one);
+    bool corrupt = false;
+    auto r = metas_locked(account, *f, one, &corrupt);
     if (!r) return std::unexpected(r.error());
-    if (!(*r)[0]) return std::unexpected(MailboxError::no_such_message);
+    if (!(*r)[0]) return std::unexpected(corrupt ? MailboxError::corrupt : MailboxError::no_such_message);
     return *(*r)[0];
   });
 }
@@ -946,7 +1056,8 @@ MailboxResult<std::vector<SharedMeta>> MailboxStore::shared_metas(const std::str
 }
 
 MailboxResult<std::vector<SharedMeta>> MailboxStore::metas_locked(const std::string& account, const Folder& f,
-                                                                  std::span<const std::uint32_t> uids) {
+                                                                  std::span<const std::uint32_t> uids,
+                                                                  bool* any_corrupt) {
   auto b = box(account);
   if (!b) return std::unexpected(b.error());
   std::vector<SharedMeta> out(uids.size());
@@ -966,16 +1077,20 @@ MailboxResult<std::vector<SharedMeta>> MailboxStore::metas_locked(const std::str
     todo.push_back(i);
   }
   if (todo.empty()) return out;
-  const std::string ad = meta_ad(account);
-  auto open = [&](const SQLite::Column& col) -> MailboxResult<SharedMeta> {
-    std::string_view sealed(static_cast<const char*>(col.getBlob()), static_cast<std::size_t>(col.getBytes()));
-    auto plain = (*b)->open(sealed, ad);
-    if (!plain) return std::unexpected(MailboxError::corrupt);
-    auto meta = deserialize(*plain);
-    if (!meta) return std::unexpected(MailboxError::corrupt);
+  // A value that fails to open (tampered, or moved from another row) leaves its entry null: the
+  // other messages of the batch still read, and message_meta() of that UID says corrupt.
+  auto open = [&](std::int64_t content, const SQLite::Column& col) -> SharedMeta {
+    auto plain = (*b)->open(blob_of(col), meta_ad(account, content));
+    std::optional<MessageMeta> meta;
+    if (plain) meta = deserialize(*plain);
+    if (!meta) {
+      if (any_corrupt) *any_corrupt = true;
+      return nullptr;
+    }
     return std::make_shared<const MessageMeta>(std::move(*meta));
   };
   auto keep = [&](std::size_t i, SharedMeta meta) {
+    if (!meta) return;
     if (ix)
       if (auto* m = indexed(*ix, uids[i])) keep_meta(*m, meta);
     out[i] = std::move(meta);
@@ -990,7 +1105,7 @@ MailboxResult<std::vector<SharedMeta>> MailboxStore::metas_locked(const std::str
     std::unordered_multimap<std::uint32_t, std::size_t> where;
     where.reserve(todo.size());
     for (auto i : todo) where.emplace(uids[i], i);
-    SQLite::Statement q(db_, "SELECT x.uid, m.meta FROM mbx_message x JOIN mbx_meta m ON m.id = x.content"
+    SQLite::Statement q(db_, "SELECT x.uid, x.content, m.meta FROM mbx_message x LEFT JOIN mbx_meta m ON m.id = x.content"
                              " WHERE x.folder_id = ? AND x.uid BETWEEN ? AND ?");
     q.bind(1, f.id);
     q.bind(2, static_cast<std::int64_t>(lo));
@@ -998,21 +1113,16 @@ MailboxResult<std::vector<SharedMeta>> MailboxStore::metas_locked(const std::str
     while (q.executeStep()) {
       auto [first, last] = where.equal_range(static_cast<std::uint32_t>(q.getColumn(0).getInt64()));
       if (first == last) continue;
-      auto m = open(q.getColumn(1));
-      if (!m) return std::unexpected(m.error());
-      for (auto it = first; it != last; ++it) keep(it->second, *m);
+      auto m = open(q.getColumn(1).getInt64(), q.getColumn(2));
+      for (auto it = first; it != last; ++it) keep(it->second, m);
     }
   } else {
-    SQLite::Statement q(db_, "SELECT m.meta FROM mbx_message x JOIN mbx_meta m ON m.id = x.content"
+    SQLite::Statement q(db_, "SELECT x.content, m.meta FROM mbx_message x LEFT JOIN mbx_meta m ON m.id = x.content"
                              " WHERE x.folder_id = ? AND x.uid = ?");
     for (auto i : todo) {
       q.bind(1, f.id);
       q.bind(2, static_cast<std::int64_t>(uids[i]));
-      if (q.executeStep()) {
-        auto m = open(q.getColumn(0));
-        if (!m) return std::unexpected(m.error());
-        keep(i, std::move(*m));
-      }
+      if (q.executeStep()) keep(i, open(q.getColumn(0).getInt64(), q.getColumn(1)));
       q.reset();
     }
   }
@@ -1027,14 +1137,12 @@ MailboxResult<std::string> MailboxStore::read_message(const std::string& account
     if (!b) return std::unexpected(b.error());
     auto f = find_folder(account, folder);
     if (!f) return std::unexpected(f.error());
-    SQLite::Statement q(db_, "SELECT b.body FROM mbx_message x JOIN mbx_body b ON b.id = x.content"
+    SQLite::Statement q(db_, "SELECT x.content, b.body FROM mbx_message x LEFT JOIN mbx_body b ON b.id = x.content"
                              " WHERE x.folder_id = ? AND x.uid = ?");
     q.bind(1, f->id);
     q.bind(2, static_cast<std::int64_t>(uid));
     if (!q.executeStep()) return std::unexpected(MailboxError::no_such_message);
-    auto col = q.getColumn(0);
-    std::string_view sealed(static_cast<const char*>(col.getBlob()), static_cast<std::size_t>(col.getBytes()));
-    auto plain = (*b)->open(sealed, body_ad(account));
+    auto plain = (*b)->open(blob_of(q.getColumn(1)), body_ad(account, q.getColumn(0).getInt64()));
     if (!plain) return std::unexpected(MailboxError::corrupt);
     return std::move(*plain);
   });
@@ -1151,16 +1259,29 @@ MailboxResult<CopyResult> MailboxStore::copy_locked(const std::string& account, 
   std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
   std::uint32_t next = dst->uidnext;
+  const crypto::SealedBox* sealer = nullptr;
+  if (!move) {
+    auto b = box(account);
+    if (!b) return std::unexpected(b.error());
+    sealer = *b;
+  }
   Atomic tx(db_);
   {
-    // Sealed content is bound to the account, not the folder, so it copies as it is; a move only
-    // renumbers the small message row.
+    // Sealed content is bound to (account, content id), not to the folder or the UID: a move
+    // only renumbers the small message row and its content opens as before. A copy is a new
+    // message with content of its own (expunging either leaves the other whole), so it gets a new
+    // content id and is resealed under it. Its values are opened under the source's id first: a
+    // tampered source makes the COPY fail (corrupt) instead of being copied. Naming the source's
+    // id in the copy's values instead would save the reseal, but then what a value is bound to
+    // would outlive the row that named it, and content ids can be reused once their rows are gone.
     SQLite::Statement mv(db_, "UPDATE mbx_message SET folder_id = ?, uid = ? WHERE folder_id = ? AND uid = ?");
     SQLite::Statement row(db_,
-                          "SELECT flags, keywords, internal_date, size, content FROM mbx_message"
-                          " WHERE folder_id = ? AND uid = ?");
-    SQLite::Statement body(db_, "INSERT INTO mbx_body (body) SELECT body FROM mbx_body WHERE id = ?");
-    SQLite::Statement meta(db_, "INSERT INTO mbx_meta (id, meta) SELECT ?, meta FROM mbx_meta WHERE id = ?");
+                          "SELECT x.flags, x.keywords, x.internal_date, x.size, x.content, b.body, m.meta"
+                          " FROM mbx_message x LEFT JOIN mbx_body b ON b.id = x.content"
+                          " LEFT JOIN mbx_meta m ON m.id = x.content WHERE x.folder_id = ? AND x.uid = ?");
+    SQLite::Statement body(db_, "INSERT INTO mbx_body (id, body) VALUES (?, ?)");
+    SQLite::Statement meta(db_, "INSERT INTO mbx_meta (id, meta) VALUES (?, ?)");
+    std::int64_t copy = move ? 0 : next_content_id();
     SQLite::Statement ins(db_,
                           "INSERT INTO mbx_message (folder_id, uid, flags, keywords, internal_date, size, content)"
                           " VALUES (?, ?, ?, ?, ?, ?, ?)");
@@ -1185,13 +1306,18 @@ MailboxResult<CopyResult> MailboxStore::copy_locked(const std::string& account, 
         std::int64_t date = row.getColumn(2).getInt64();
         std::int64_t size = row.getColumn(3).getInt64();
         std::int64_t content = row.getColumn(4).getInt64();
+        auto plain_body = sealer->open(blob_of(row.getColumn(5)), body_ad(account, content));
+        auto plain_meta = sealer->open(blob_of(row.getColumn(6)), meta_ad(account, content));
         row.reset();
-        body.bind(1, content);
+        if (!plain_body || !plain_meta) return std::unexpected(MailboxError::corrupt);
+        std::string sealed_body = sealer->seal(*plain_body, body_ad(account, copy));
+        std::string sealed_meta = sealer->seal(*plain_meta, meta_ad(account, copy));
+        body.bind(1, copy);
+        body.bindNoCopy(2, sealed_body.data(), static_cast<int>(sealed_body.size()));
         body.exec();
         body.reset();
-        std::int64_t copy = db_.getLastInsertRowid();
         meta.bind(1, copy);
-        meta.bind(2, content);
+        meta.bindNoCopy(2, sealed_meta.data(), static_cast<int>(sealed_meta.size()));
         meta.exec();
         meta.reset();
         ins.bind(1, dst->id);
@@ -1200,7 +1326,7 @@ MailboxResult<CopyResult> MailboxStore::copy_locked(const std::string& account, 
         ins.bind(4, keywords);
         ins.bind(5, date);
         ins.bind(6, size);
-        ins.bind(7, copy);
+        ins.bind(7, copy++);
         ins.exec();
         ins.reset();
       }

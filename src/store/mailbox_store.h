@@ -2,11 +2,23 @@
 //
 // Tables (prefixed mbx_, created with CREATE TABLE IF NOT EXISTS in the daemon's one database):
 //   mbx_folder  (account, name) -> uidvalidity, uidnext, recent mark, special use, subscription
-//   mbx_message (folder, uid) -> flags, keywords, internal date, size, sealed meta, sealed body
+//   mbx_message (folder, uid) -> flags, keywords, internal date, size, content id
+//   mbx_body, mbx_meta (content id) -> sealed body, sealed metadata
+//   mbx_seal_format (account) -> the sealing format of the account's content
 // Message bodies and their pre-parsed metadata (ENVELOPE, BODYSTRUCTURE, search headers) are
-// sealed with the account's storage key (crypto::SealedBox, AES-256-GCM) bound to the account as
-// associated data; flags, sizes and dates stay in clear so listings never decrypt anything.
-// Reading or writing messages of an account whose key is not loaded (unlock()) fails `locked`.
+// sealed with the account's storage key (crypto::SealedBox, AES-256-GCM) bound to the account and
+// the message's content id as associated data; flags, sizes and dates stay in clear so listings
+// never decrypt anything. Reading or writing messages of an account whose key is not loaded
+// (unlock()) fails `locked`.
+//
+// What the binding promises, against someone who can write the database file: a message's body
+// and metadata are the ones stored for it, together, or reading them fails `corrupt` (never other
+// content). Swapping sealed values between messages, or putting back an older value of another
+// message, is detected. The content id is the message's stable name: MOVE and folder renames
+// (INBOX's too) keep it, so nothing is resealed; COPY makes new content and reseals it under its
+// own id; expunge deletes it with the message row. What is not promised: which content a message
+// row points to, like its flags and UID, is in clear, so such a writer can still reorder, drop or
+// restore whole messages. A database written before the binding is upgraded by unlock().
 //
 // In memory, per folder, the store keeps an index of the listing (UIDs, flags, dates, sizes) and,
 // within a byte budget, the opened metadata of the messages read so far or delivered since: SELECT
@@ -43,6 +55,8 @@ class MailboxStore final : public Mailbox {
   ~MailboxStore() override;
 
   // Loads / forgets the account's storage key (given by the engine when the account is unlocked).
+  // The first unlock of an account whose content is in the legacy sealing format (bound to the
+  // account only) reseals it in the current one, in one transaction (see upgrade_sealing).
   void unlock(const std::string& account, const crypto::Key256& key);
   void lock(const std::string& account);
   bool is_unlocked(const std::string& account) const;
@@ -137,8 +151,15 @@ class MailboxStore final : public Mailbox {
   // Keeps the opened metadata with the message if the budget allows.
   void keep_meta(Indexed& m, SharedMeta meta);
   MailboxResult<Listing> listing_locked(const std::string& account, const Folder& f);
+  // Null entries for UIDs not in the folder and for values that fail to open (then *any_corrupt).
   MailboxResult<std::vector<SharedMeta>> metas_locked(const std::string& account, const Folder& f,
-                                                      std::span<const std::uint32_t> uids);
+                                                      std::span<const std::uint32_t> uids,
+                                                      bool* any_corrupt = nullptr);
+  // Reseals the account's content from the legacy format, once (mbx_seal_format says when done).
+  // Throws on a database failure (rolled back, tried again at the next unlock).
+  void upgrade_sealing(const std::string& account, const crypto::SealedBox& box);
+  // The id a new message's content rows get (its sealed values name it, so it is chosen first).
+  std::int64_t next_content_id();
   MailboxResult<const crypto::SealedBox*> box(const std::string& account) const;
   MailboxResult<Indexed> insert_message(const std::string& account, const Folder& f, std::string_view rfc822,
                                         const Flags& flags, std::int64_t internal_date);
