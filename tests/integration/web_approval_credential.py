@@ -7,6 +7,7 @@ cancel, requests approve and deny (403 naming `fcpmail web login`), a forged CSR
 JSON control API with the session cookie instead of the bearer token (401), the cookie and CSRF
 token at /api/ (401). IMAP cannot move or delete the Outbox copy either. The mail stays held and the
 request pending (checked with `fcpmail outbox list --json` and `fcpmail requests list --json`).
+The session shows alice's own counts and queues only (bob's held mail is not counted in it).
 Then `fcpmail web login` prints a one-time link; opening it gives a session whose Approve and
 request Approve work; the link cannot be used twice, and a forged link is refused."""
 import http.client
@@ -133,6 +134,12 @@ def main():
         s.sendmail(alice, [d.address["bob"]], "From: %s\r\nTo: %s\r\nSubject: sneaky\r\n\r\nout it goes\r\n"
                    % (alice, d.address["bob"]))
         s.quit()
+        # bob has held mail too: alice's web UI must not count it.
+        s = smtplib.SMTP("127.0.0.1", d.smtp_port, timeout=20)
+        s.login(d.address["bob"], PASSWORD["bob"])
+        s.sendmail(d.address["bob"], [alice], "From: %s\r\nTo: %s\r\nSubject: bob's own\r\n\r\nx\r\n"
+                   % (d.address["bob"], alice))
+        s.quit()
         held = [e for e in d.outbox(alice) if e["subject"] == "sneaky"]
         if not held or codes(d, held[0]["id"]) != ["held"]:
             raise Failure("setup: the submission is not held: %r" % held)
@@ -155,7 +162,19 @@ def main():
         state = json.loads(state)
         if status != 200 or state["owner"] is not False or not state["outbox"]:
             raise Failure("the password session's view: HTTP %d %r" % (status, state))
-        print("ok: the mail password gives a view-only session (it sees the held mail)")
+        owner_status = json.loads(d.cli("status", "--json"))
+        mine = state["status"]
+        if owner_status["counts"]["held"] != 2 or mine["counts"]["held"] != 1 or len(state["outbox"]) != 1:
+            raise Failure("alice's view counts others' mail: owner held %d, alice's held %d, outbox %r" % (
+                owner_status["counts"]["held"], mine["counts"]["held"], state["outbox"]))
+        if [a["address"] for a in mine["accounts"]] != [alice] or "fcp_requests_total" in mine \
+                or "fcp_in_flight" in mine["counts"] or state["queues"]["in_flight"] \
+                or any(c["account"] != alice for c in state["queues"]["channels"]):
+            raise Failure("alice's view shows the daemon's or other accounts' figures: %r" % mine)
+        if any(w["account"] not in (None, alice) for w in mine["warnings"]):
+            raise Failure("alice sees another account's warning: %r" % mine["warnings"])
+        print("ok: the mail password gives a view-only session that sees alice's own counts only "
+              "(held 1 of the daemon's 2)")
 
         attempts = [
             ("approve one", "/ui/api/outbox/approve", {"id": outbox_id}, csrf, 403),
