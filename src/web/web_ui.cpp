@@ -303,11 +303,22 @@ std::expected<LoginLink, std::string> WebUi::mint_login_link(const std::optional
   const auto accounts = api_.control().accounts();
   std::string chosen;
   if (account && !account->empty()) {
+    std::string lower = *account;  // addresses are canonical in lower case
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    // The address, or its local part alone ("me") when only one account has it.
+    int local_matches = 0;
     for (const auto& a : accounts) {
-      std::string lower = *account;
-      for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (a.address == lower || a.address == *account) chosen = a.address;
+      if (a.address == lower) {
+        chosen = a.address;
+        local_matches = 1;
+        break;
+      }
+      if (lower.find('@') == std::string::npos && a.address.starts_with(lower + "@")) {
+        chosen = a.address;
+        ++local_matches;
+      }
     }
+    if (local_matches != 1) chosen.clear();
     if (chosen.empty()) return std::unexpected("no account " + *account + "; see `fcpmail account list`");
   } else if (accounts.size() == 1) {
     chosen = accounts.front().address;

@@ -258,6 +258,9 @@ TEST_CASE("a login link works once, expires, is for its account, and a wrong one
   auto several = f.ui.mint_login_link(std::nullopt);
   REQUIRE_FALSE(several);
   CHECK(several.error().find("--account") != std::string::npos);
+  auto by_local_part = f.ui.mint_login_link(std::string("ZED"));
+  REQUIRE(by_local_part);
+  CHECK(by_local_part->account == other.address);
   auto zed = f.ui.mint_login_link(other.address);
   REQUIRE(zed);
   auto opened = f.get(zed->path_and_query);
