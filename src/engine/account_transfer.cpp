@@ -421,7 +421,7 @@ asio::awaitable<Result<AccountSummary>> import_flow(Engine::Impl& impl, std::str
     if (auto k = impl.self.mailbox_key(address)) impl.deps.unlock_mailbox(address, *k);
   if (impl.deps.mailbox)
     if (auto r = impl.deps.mailbox->ensure_account(address); !r)
-      impl.warn("mailbox for " + address + ": " + std::string(describe(r.error())));
+      impl.warn_account(account_id, "mailbox for " + address + ": " + std::string(describe(r.error())));
   impl.log("account " + address + " imported");
 
   progress("mailsite", "republishing the mailpage");

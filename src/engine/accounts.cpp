@@ -159,7 +159,7 @@ asio::awaitable<Result<AccountCreated>> Engine::Impl::create_account_flow(Accoun
     if (auto k = self.mailbox_key(address->address())) deps.unlock_mailbox(address->address(), *k);
   if (deps.mailbox) {
     if (auto r = deps.mailbox->ensure_account(address->address()); !r)
-      warn("mailbox for " + address->address() + ": " + std::string(describe(r.error())));
+      warn_account(account_id, "mailbox for " + address->address() + ": " + std::string(describe(r.error())));
   }
   log("account " + address->address() + " created");
 
@@ -205,7 +205,7 @@ asio::awaitable<bool> Engine::Impl::publish_mailsite(std::int64_t account_id) {
   for (int attempt = 0; attempt < 20; ++attempt) {
     auto uri = freemail::mailsite_insert_uri(insert_uri, static_cast<std::uint64_t>(edition));
     if (!uri) {
-      warn("cannot form the mailsite URI of " + account->address + ": " + uri.error());
+      warn_account(account_id, "cannot form the mailsite URI of " + account->address + ": " + uri.error());
       co_return false;
     }
     auto r = co_await node.put(*uri, page, "mailpage of " + short_address(account->address) + " edition " + std::to_string(edition));
@@ -220,7 +220,7 @@ asio::awaitable<bool> Engine::Impl::publish_mailsite(std::int64_t account_id) {
   }
   const auto t = now();
   if (failure) {
-    warn("mailpage of " + short_address(account->address) + " not published: " + failure->description + "; retrying later");
+    warn_account(account_id, "mailpage of " + short_address(account->address) + " not published: " + failure->description + "; retrying later");
     SQLite::Statement u(db, "UPDATE account SET mailsite_next_at = ? WHERE id = ?");
     u.bind(1, t + cfg.intervals.retry.count());
     u.bind(2, account_id);
@@ -251,7 +251,7 @@ asio::awaitable<void> Engine::Impl::announce_on_wot(std::int64_t account_id) {
   WotFields wot_params_3{{"Message", "AddContext"}, {"Identity", account->identity_id}, {"Context", "Freemail"}};
   auto c = co_await node.wot(std::move(wot_params_3));
   if (!p || !c) {
-    warn("WebOfTrust did not take the Freemail property/context of " + short_address(account->address) + ": " +
+    warn_account(account_id, "WebOfTrust did not take the Freemail property/context of " + short_address(account->address) + ": " +
          (!p ? p.error().description : c.error().description));
     co_return;
   }

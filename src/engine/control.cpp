@@ -40,10 +40,21 @@ void to_json(nlohmann::json& j, const QueueCounts& v) {
        {"channels", v.channels}, {"fcp_in_flight", v.fcp_in_flight}};
 }
 
+void to_json(nlohmann::json& j, const Warning& v) {
+  j = {{"text", v.text}, {"account", v.account.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.account)},
+       {"count", v.count}, {"first", iso8601(v.first)}, {"last", iso8601(v.last)}};
+}
+
 void to_json(nlohmann::json& j, const Status& v) {
-  j = {{"version", v.version}, {"node", v.node}, {"accounts", v.accounts}, {"counts", v.counts},
-       {"warnings", v.warnings}, {"fcp_requests_total", v.fcp_requests_total},
-       {"fcp_requests_by_purpose", v.fcp_requests_by_purpose}};
+  j = {{"version", v.version}, {"scope", v.scope ? nlohmann::json(*v.scope) : nlohmann::json(nullptr)},
+       {"node", v.node}, {"accounts", v.accounts}, {"counts", v.counts}, {"warnings", v.warnings}};
+  if (v.scope) {
+    // FCP figures are the whole node's traffic, every account's: not part of one account's view.
+    j["counts"].erase("fcp_in_flight");
+  } else {
+    j["fcp_requests_total"] = v.fcp_requests_total;
+    j["fcp_requests_by_purpose"] = v.fcp_requests_by_purpose;
+  }
 }
 
 void to_json(nlohmann::json& j, const AccountCreated& v) {

@@ -65,12 +65,27 @@ struct QueueCounts {
   int fcp_in_flight = 0;
 };
 
+// A problem worth the user's eye. The same text about the same account is one entry however often
+// it happens: `count` says how often, `last` when last.
+struct Warning {
+  std::string text;                         // a sentence, e.g. "not connected to the node at …"
+  std::string account;                      // the account it concerns; "" = the daemon as a whole
+  // Daemon-wide and saying nothing about any account (e.g. the node connection): shown to every
+  // account's web UI session. A daemon-wide warning without it is shown to the owner only.
+  bool for_everyone = false;
+  int count = 1;
+  TimePoint first{}, last{};
+};
+
 struct Status {
   std::string version;                      // fcpmail version
+  // Whose view this is: nothing = the owner's (every account, every warning); an account = only
+  // that account's counts and warnings (plus for_everyone ones), no daemon-wide FCP figures.
+  std::optional<std::string> scope;
   NodeStatus node;
   std::vector<AccountSummary> accounts;
   QueueCounts counts;
-  std::vector<std::string> warnings;        // sentences, e.g. "not connected to the node at …"
+  std::vector<Warning> warnings;            // oldest first
   std::uint64_t fcp_requests_total = 0;     // FCP requests this daemon has sent since start
   // Of those, by purpose: "channel-poll", "rts-poll" (the request budget is read from these).
   std::map<std::string, std::uint64_t> fcp_requests_by_purpose;
@@ -198,7 +213,8 @@ class Control {
  public:
   virtual ~Control() = default;
 
-  virtual Status status() = 0;
+  // `account`: nothing = the whole daemon; an account = that account's view (see Status::scope).
+  virtual Status status(const std::optional<std::string>& account) = 0;
 
   // Starts creating an account (WoT identity, RSA key, mailpage, WoT property). `progress` is
   // called for each stage; `done` once at the end. Both on the io thread.
@@ -253,6 +269,7 @@ std::string iso8601(TimePoint t);
 void to_json(nlohmann::json& j, const NodeStatus& v);
 void to_json(nlohmann::json& j, const AccountSummary& v);
 void to_json(nlohmann::json& j, const QueueCounts& v);
+void to_json(nlohmann::json& j, const Warning& v);
 void to_json(nlohmann::json& j, const Status& v);
 void to_json(nlohmann::json& j, const AccountCreated& v);
 void to_json(nlohmann::json& j, const Contact& v);

@@ -64,9 +64,26 @@ void Engine::Impl::log(const std::string& line) {
   if (deps.log) deps.log(line);
 }
 
-void Engine::Impl::warn(const std::string& line) {
+void Engine::Impl::warn(const std::string& line) { remember_warning("", line); }
+
+void Engine::Impl::warn_account(std::int64_t account_id, const std::string& line) {
+  auto account = account_by_id(account_id);
+  remember_warning(account ? account->address : "", line);
+}
+
+void Engine::Impl::remember_warning(std::string account, const std::string& line) {
   log(line);
-  warnings.push_back(line);
+  const auto t = std::chrono::system_clock::now();
+  // A problem that recurs every poll is one entry with a count, moved to the end (newest last).
+  auto same = std::find_if(warnings.begin(), warnings.end(),
+                           [&](const Warning& w) { return w.text == line && w.account == account; });
+  Warning w{line, std::move(account), false, 1, t, t};
+  if (same != warnings.end()) {
+    w.count = same->count + 1;
+    w.first = same->first;
+    warnings.erase(same);
+  }
+  warnings.push_back(std::move(w));
   if (warnings.size() > 20) warnings.erase(warnings.begin());
 }
 
@@ -246,7 +263,7 @@ asio::awaitable<void> Engine::Impl::check_own_inserts() {
     r.bind(2, account.id);
     const int rts = r.exec();
     tx.commit();
-    warn("the node lost its store during the outage: republishing the mailpage of " + short_address(account.address) +
+    warn_account(account.id, "the node lost its store during the outage: republishing the mailpage of " + short_address(account.address) +
          ", re-sending " + std::to_string(resent) + " unacknowledged message(s) and " + std::to_string(rts) + " RTS(s)");
   }
   schedule_pass();
@@ -503,7 +520,7 @@ std::vector<AccountSummary> Engine::accounts() {
   return out;
 }
 
-Status Engine::status() {
+Status Engine::status(const std::optional<std::string>& account) {
   auto& db = impl_->db;
   Status s;
   s.version = "0.1.0";
@@ -513,23 +530,37 @@ Status Engine::status() {
   s.node.connected_since = impl_->connected_since;
   s.node.wot_available = impl_->wot_seen;
   s.accounts = accounts();
+  // One account's view: its counts only. An unknown account sees nothing (ids start at 1).
+  std::string only_outbox, only_account;
+  if (account) {
+    auto a = impl_->account_by_address(*account);
+    s.scope = a ? a->address : *account;
+    const std::string id = std::to_string(a ? a->id : 0);
+    std::erase_if(s.accounts, [&](const AccountSummary& x) { return x.address != s.scope; });
+    only_outbox = " AND d.outbox_id IN (SELECT id FROM outbox_message WHERE account_id = " + id + ")";
+    only_account = " AND account_id = " + id;
+  }
   auto count = [&db](const std::string& sql) { return db.execAndGet(sql).getInt(); };
-  s.counts.held = count("SELECT COUNT(*) FROM delivery WHERE state = 'held'");
+  s.counts.held = count("SELECT COUNT(*) FROM delivery d WHERE d.state = 'held'" + only_outbox);
   s.counts.awaiting_cts = count(
-      "SELECT COUNT(*) FROM delivery d LEFT JOIN channel c ON c.id = d.channel_id WHERE d.state IN ('released','inserting') OR (d.state = 'awaiting_ack' AND c.state = 'awaiting_cts')");
+      "SELECT COUNT(*) FROM delivery d LEFT JOIN channel c ON c.id = d.channel_id WHERE (d.state IN ('released','inserting') OR (d.state = 'awaiting_ack' AND c.state = 'awaiting_cts'))" + only_outbox);
   s.counts.awaiting_ack = count(
-      "SELECT COUNT(*) FROM delivery d JOIN channel c ON c.id = d.channel_id WHERE d.state = 'awaiting_ack' AND c.state != 'awaiting_cts'");
-  s.counts.delivered = count("SELECT COUNT(*) FROM delivery WHERE state = 'delivered'");
-  s.counts.failed = count("SELECT COUNT(*) FROM delivery WHERE state = 'failed'");
-  s.counts.contact_requests = count("SELECT COUNT(*) FROM contact_request WHERE state = 'pending'");
-  s.counts.channels = count("SELECT COUNT(*) FROM channel WHERE state != 'closed'");
-  s.counts.fcp_in_flight = static_cast<int>(impl_->node.in_flight().size());
-  s.fcp_requests_total = impl_->node.requests_sent();
-  s.fcp_requests_by_purpose = impl_->requests_by_purpose;
+      "SELECT COUNT(*) FROM delivery d JOIN channel c ON c.id = d.channel_id WHERE d.state = 'awaiting_ack' AND c.state != 'awaiting_cts'" + only_outbox);
+  s.counts.delivered = count("SELECT COUNT(*) FROM delivery d WHERE d.state = 'delivered'" + only_outbox);
+  s.counts.failed = count("SELECT COUNT(*) FROM delivery d WHERE d.state = 'failed'" + only_outbox);
+  s.counts.contact_requests = count("SELECT COUNT(*) FROM contact_request WHERE state = 'pending'" + only_account);
+  s.counts.channels = count("SELECT COUNT(*) FROM channel WHERE state != 'closed'" + only_account);
+  const auto t = std::chrono::system_clock::now();
   if (!s.node.connected)
-    s.warnings.push_back("not connected to the node at " + s.node.host + ":" + std::to_string(s.node.port));
-  if (s.accounts.empty()) s.warnings.push_back("no account yet: create one with `fcpmail account create NAME`");
-  for (const auto& w : impl_->warnings) s.warnings.push_back(w);
+    s.warnings.push_back({"not connected to the node at " + s.node.host + ":" + std::to_string(s.node.port), "", true, 1, t, t});
+  if (!s.scope) {
+    s.counts.fcp_in_flight = static_cast<int>(impl_->node.in_flight().size());
+    s.fcp_requests_total = impl_->node.requests_sent();
+    s.fcp_requests_by_purpose = impl_->requests_by_purpose;
+    if (s.accounts.empty()) s.warnings.push_back({"no account yet: create one with `fcpmail account create NAME`", "", true, 1, t, t});
+  }
+  for (const auto& w : impl_->warnings)
+    if (!s.scope || w.account == *s.scope || (w.account.empty() && w.for_everyone)) s.warnings.push_back(w);
   return s;
 }
 

@@ -69,7 +69,7 @@ class Engine final : public Control, public Submission, public LoginCheck {
   void wake();
 
   // ---- Control --------------------------------------------------------------------------------
-  Status status() override;
+  Status status(const std::optional<std::string>& account) override;
   void create_account(AccountCreateRequest request, Progress progress,
                       std::function<void(Result<AccountCreated>)> done) override;
   std::vector<AccountSummary> accounts() override;

@@ -71,7 +71,7 @@ struct Engine::Impl {
   std::mt19937_64 rng{std::random_device{}()};
   std::map<std::int64_t, crypto::RsaPrivateKey> private_keys;  // unsealed once per account
   std::optional<TimePoint> connected_since;
-  std::vector<std::string> warnings;  // recent problems, newest last
+  std::vector<Warning> warnings;  // recent problems, one entry per (account, text), last seen last
   bool wot_seen = false;              // WebOfTrust has answered at least once
   std::map<std::string, std::uint64_t> requests_by_purpose;
   std::uint64_t node_outages_seen = 0;  // Node::outages() when the last store check started
@@ -82,7 +82,12 @@ struct Engine::Impl {
   // ---- basics ----
   static MillisSinceEpoch now();
   void log(const std::string& line);
+  // A warning about no one account, or naming one only in words: shown to the owner only (the
+  // control API with control.token), never in an account's web UI view.
   void warn(const std::string& line);
+  // A warning about one account: shown to the owner and to that account's web UI session.
+  void warn_account(std::int64_t account_id, const std::string& line);
+  void remember_warning(std::string account, const std::string& line);
   // Runs `work` (a coroutine not started yet) unless work under `key` is already running.
   // Coroutines here are member functions with by-value parameters, never lambdas with captures:
   // g++ 12 mishandles the lifetime of capturing coroutine lambdas.

@@ -78,6 +78,10 @@ std::pair<engine::Progress, std::shared_ptr<JobSink>> job_sink(const std::shared
 
 }  // namespace
 
+std::string json_text(const nlohmann::json& value, int indent) {
+  return value.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::optional<std::string> url_decode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -141,7 +145,7 @@ ApiResponse ControlApi::route(std::string_view method, std::string_view path,
   auto outside_scope = [&](const std::string& owner) { return scope && !same_account(owner, *scope); };
 
   if (path == "/api/status" && get) {
-    auto status = control_.status();
+    auto status = control_.status(account);
     if (scope) {
       std::erase_if(status.accounts, [&](const auto& a) { return !same_account(a.address, *scope); });
     }
@@ -153,6 +157,8 @@ ApiResponse ControlApi::route(std::string_view method, std::string_view path,
       std::erase_if(queues.rts, [&](const auto& r) { return !same_account(r.account, *account); });
       std::erase_if(queues.channels, [&](const auto& c) { return !same_account(c.account, *account); });
     }
+    // FCP requests carry no account, and what they fetch names other accounts' peers.
+    if (scope) queues.in_flight.clear();
     return {200, json(queues)};
   }
   if (path == "/api/accounts" && get) {
@@ -320,6 +326,10 @@ ApiResponse ControlApi::route(std::string_view method, std::string_view path,
   if (path == "/api/send" && post) {
     auto from = scope ? scope : string_field(body, "from");
     auto rfc822 = string_field(body, "rfc822");
+    if (auto encoded = string_field(body, "rfc822_base64")) {
+      rfc822 = crypto::base64_decode(*encoded);
+      if (!rfc822) return error(400, "rfc822_base64 is not valid base64");
+    }
     if (!from || !rfc822 || !body.contains("to") || !body["to"].is_array() || body["to"].empty())
       return error(400, "give from, to (a list) and rfc822");
     std::vector<std::string> to;

@@ -13,9 +13,13 @@
 //   GET  /api/requests[?account=A]        POST /api/requests/approve {id}   POST /api/requests/deny {id}
 //   GET  /api/outbox[?account=A]          GET  /api/outbox/ID
 //   POST /api/outbox/approve {id} | {all: true, account?}              POST /api/outbox/cancel {id}
-//   POST /api/send {from, to: [..], rfc822}
+//   POST /api/send {from, to: [..], rfc822 | rfc822_base64}  (the CLI sends base64: a message need
+//        not be UTF-8, and a JSON string must be)
 // With an account scope (the web UI's logged-in user) lists show only that account and actions
-// on another account's items are refused.
+// on another account's items are refused; status and queues show only that account's counts,
+// warnings and queues, nothing of the daemon's FCP traffic (see engine::Status::scope).
+// (POST /api/web/login, the one-time web UI login link, is answered by http_server.cpp: it needs
+// the web UI, which this class does not know.)
 #pragma once
 #include <cstdint>
 #include <map>
@@ -63,6 +67,10 @@ class ControlApi {
   std::shared_ptr<Jobs> jobs_;
   std::int64_t next_job_ = 1;
 };
+
+// The one serialisation of every JSON reply (API, web UI, CLI output): invalid UTF-8 in stored data
+// (a Latin-1 byte in a Subject) becomes U+FFFD instead of throwing.
+std::string json_text(const nlohmann::json& value, int indent = -1);
 
 // Percent-decoding of a URL component ('+' as space); nothing if malformed.
 std::optional<std::string> url_decode(std::string_view text);

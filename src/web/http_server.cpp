@@ -63,6 +63,10 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
     LoginAttempt attempt;
   };
   std::variant<Response, PendingLogin> respond(const http::request<http::string_body>& request);
+  // respond() under a handler: an exception from any layer below (a bug, a value the JSON writer
+  // cannot take, a database error) becomes a 500 with a sentence, is logged, and the daemon stays up.
+  std::variant<Response, PendingLogin> respond_safely(const http::request<http::string_body>& request);
+  static Response internal_error(unsigned version, bool keep_alive);
   static Response finish(Response response, HttpReply reply);
 };
 
@@ -110,14 +114,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     response_.result(static_cast<http::status>(status));
     response_.version(11);
     response_.set(http::field::content_type, "application/json");
-    response_.body() = nlohmann::json{{"error", why}}.dump();
+    response_.body() = json_text(nlohmann::json{{"error", why}});
     response_.keep_alive(false);
     response_.prepare_payload();
     write();
   }
 
   void respond(http::request<http::string_body> request) {
-    auto answer = shared_->respond(request);
+    auto answer = shared_->respond_safely(request);
     if (auto* ready = std::get_if<Server::Shared::Response>(&answer)) {
       response_ = std::move(*ready);
       return write();
@@ -130,7 +134,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
                         [self = shared_from_this(), response = std::move(pending.response)](auth::LoginVerdict verdict) mutable {
                           if (self->shared_->stopped) return self->close();
                           if (verdict.locked_out) self->shared_->log("http: web UI login refused, the account is locked out");
-                          self->response_ = Server::Shared::finish(std::move(response), self->shared_->ui.finish_login(verdict));
+                          try {
+                            self->response_ = Server::Shared::finish(std::move(response), self->shared_->ui.finish_login(verdict));
+                          } catch (const std::exception& e) {
+                            self->shared_->log(std::string("http: internal error finishing a web UI login: ") + e.what());
+                            self->response_ = Server::Shared::internal_error(self->response_.version(), true);
+                          }
                           self->write();
                         });
   }
@@ -153,7 +162,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::chrono::steady_clock::time_point idle_since_{};
 };
 
-nlohmann::json error_body(std::string_view sentence) { return {{"error", sentence}}; }
+std::string error_body(std::string_view sentence) { return json_text(nlohmann::json{{"error", sentence}}); }
 
 // Boost 1.74's Beast has its own string_view.
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
@@ -190,7 +199,7 @@ std::variant<Server::Shared::Response, Server::Shared::PendingLogin> Server::Sha
 
   if (!host_allowed(sv(request[http::field::host]))) {
     log("http: refused a request for host " + std::string(sv(request[http::field::host]).substr(0, 80)));
-    return finish(421, "application/json", error_body("this server answers only to 127.0.0.1 and localhost").dump());
+    return finish(421, "application/json", error_body("this server answers only to 127.0.0.1 and localhost"));
   }
 
   // The query does not decide which part answers: "/api?x" is the API (and needs the token) too.
@@ -203,11 +212,26 @@ std::variant<Server::Shared::Response, Server::Shared::PendingLogin> Server::Sha
       response.set(http::field::www_authenticate, "Bearer");
       log("http: refused an API request without the right token");
       return finish(401, "application/json",
-                    error_body("missing or wrong control token (the CLI reads it from control.token in the data dir)")
-                        .dump());
+                    error_body("missing or wrong control token (the CLI reads it from control.token in the data dir)"));
+    }
+    if (path == "/api/web/login") {
+      if (method != "POST") return finish(405, "application/json", error_body("use POST /api/web/login"));
+      const auto body = nlohmann::json::parse(request.body().empty() ? std::string("{}") : request.body(), nullptr, false);
+      std::optional<std::string> account;
+      if (body.is_object() && body.contains("account") && body["account"].is_string())
+        account = body["account"].get<std::string>();
+      auto link = ui.mint_login_link(account);
+      if (!link) return finish(400, "application/json", error_body(link.error()));
+      const auto where = acceptor.local_endpoint();
+      const std::string host = where.address().is_v6() ? "[" + where.address().to_string() + "]" : where.address().to_string();
+      log("http: minted a one-time web UI login link for " + link->account);
+      return finish(200, "application/json",
+                    json_text({{"account", link->account},
+                               {"url", "http://" + host + ":" + std::to_string(port) + link->path_and_query},
+                               {"expires_in", link->lifetime.count()}}));
     }
     const auto reply = api.handle(method, target, request.body());
-    return finish(reply.status, "application/json", reply.body.dump());
+    return finish(reply.status, "application/json", json_text(reply.body));
   }
 
   // The web UI: no framing by others, no assets from anywhere but inline.
@@ -221,6 +245,31 @@ std::variant<Server::Shared::Response, Server::Shared::PendingLogin> Server::Sha
   auto step = ui.handle(view);
   if (auto* attempt = std::get_if<LoginAttempt>(&step)) return PendingLogin{std::move(response), std::move(*attempt)};
   return Shared::finish(std::move(response), std::move(std::get<HttpReply>(step)));
+}
+
+Server::Shared::Response Server::Shared::internal_error(unsigned version, bool keep_alive) {
+  Response response;
+  response.version(version);
+  response.keep_alive(keep_alive);
+  response.result(http::status::internal_server_error);
+  response.set(http::field::server, "fcpmail");
+  response.set(http::field::cache_control, "no-store");
+  response.set(http::field::content_type, "application/json");
+  response.body() = error_body("fcpmaild hit an internal error answering this request and keeps running; "
+                               "its log says what went wrong");
+  response.prepare_payload();
+  return response;
+}
+
+std::variant<Server::Shared::Response, Server::Shared::PendingLogin> Server::Shared::respond_safely(
+    const http::request<http::string_body>& request) {
+  try {
+    return respond(request);
+  } catch (const std::exception& e) {
+    log("http: internal error answering " + std::string(sv(request.method_string())) + " " +
+        std::string(sv(request.target()).substr(0, 100)) + ": " + e.what());
+  }
+  return internal_error(request.version(), request.keep_alive());
 }
 
 void Server::Shared::accept() {

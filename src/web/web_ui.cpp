@@ -1,5 +1,7 @@
 #include "web/web_ui.h"
 
+#include <cctype>
+
 #include "web/control_files.h"
 
 namespace fcpmail::web {
@@ -63,6 +65,7 @@ async function act(path, body) {
 }
 function render(s) {
   document.getElementById('address').textContent = s.account;
+  document.getElementById('view-only').hidden = s.owner;
   const n = s.status.node;
   const node = document.getElementById('node');
   node.replaceChildren(n.connected
@@ -70,22 +73,23 @@ function render(s) {
          (n.connected_since ? ' since ' + when(n.connected_since) : ''))
     : el('span', {class: 'warn'}, 'Not connected to the node at ' + n.host + ':' + n.port));
   const warnings = document.getElementById('warnings');
-  warnings.replaceChildren(...s.status.warnings.map(w => el('li', {class: 'warn'}, w)));
+  warnings.replaceChildren(...s.status.warnings.map(w => el('li', {class: 'warn'}, w.text,
+    w.count > 1 ? el('span', {class: 'muted'}, ' (' + w.count + ' times, last ' + when(w.last) + ')') : '')));
   const c = s.status.counts;
   const counts = document.getElementById('counts');
   counts.replaceChildren(...[['held', c.held], ['awaiting CTS', c.awaiting_cts], ['awaiting ack', c.awaiting_ack],
     ['delivered', c.delivered], ['failed', c.failed], ['contact requests', c.contact_requests],
-    ['channels', c.channels], ['FCP requests in flight', c.fcp_in_flight]]
+    ['channels', c.channels], ['FCP requests in flight', c.fcp_in_flight]].filter(([k, v]) => v !== undefined)
     .map(([k, v]) => el('span', {}, el('b', {}, v), ' ' + k)));
   table('requests', ['From', 'Nickname', 'Received', 'State', ''], s.requests.map(r => [
     el('code', {}, r.from), r.nickname, when(r.received), r.state,
-    r.state === 'pending' ? el('span', {},
+    r.state === 'pending' && s.owner ? el('span', {},
       el('button', {class: 'go', id: 'approve-request-' + r.id, onclick: () => act('requests/approve', {id: r.id})}, 'Approve'), ' ',
       el('button', {class: 'stop', id: 'deny-request-' + r.id, onclick: () => act('requests/deny', {id: r.id})}, 'Deny')) : ''
   ]), 'No contact requests.');
   table('outbox', ['#', 'Subject', 'Submitted', 'Recipients', ''], s.outbox.map(m => {
-    const held = m.recipients.some(r => r.code === 'held');
-    const open = m.recipients.some(r => !['delivered', 'cancelled', 'failed'].includes(r.code));
+    const held = s.owner && m.recipients.some(r => r.code === 'held');
+    const open = s.owner && m.recipients.some(r => !['delivered', 'cancelled', 'failed'].includes(r.code));
     return [m.id, m.subject || '(no subject)', when(m.submitted),
       el('div', {}, ...m.recipients.map(r => el('div', {class: 'recipient', 'data-code': r.code},
         el('code', {}, r.recipient), ' — ', r.state,
@@ -94,12 +98,13 @@ function render(s) {
         held ? el('button', {class: 'go', id: 'approve-' + m.id, onclick: () => act('outbox/approve', {id: m.id})}, 'Approve') : '', ' ',
         open ? el('button', {class: 'stop', id: 'cancel-' + m.id, onclick: () => act('outbox/cancel', {id: m.id})}, 'Cancel') : '')];
   }), 'The outbox is empty.');
-  document.getElementById('approve-all').hidden = !s.outbox.some(m => m.recipients.some(r => r.code === 'held'));
+  document.getElementById('approve-all').hidden = !s.owner || !s.outbox.some(m => m.recipients.some(r => r.code === 'held'));
   table('rts', ['Date', 'Slot', 'Last result', 'Last poll', 'Next poll'], s.queues.rts.map(r =>
     [r.date, r.slot, r.last_result, when(r.last_poll), when(r.next_poll)]), 'No RTS keys are being polled.');
   table('channels', ['Peer', 'Role', 'State', 'Next send slot', 'Polled', 'Awaiting ack', 'Last fetch', 'Next retry'],
     s.queues.channels.map(ch => [el('code', {}, ch.peer), ch.role, ch.state, ch.next_send_slot, ch.polled_window,
       ch.awaiting_ack, when(ch.last_fetch), when(ch.next_retry)]), 'No channels yet.');
+  document.getElementById('inflight-section').hidden = s.status.scope !== null;
   table('inflight', ['Kind', 'What', 'Age'], s.queues.in_flight.map(f => [f.kind, f.what, Math.round(f.age_seconds) + ' s']),
     'No FCP requests in flight.');
   document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
@@ -138,9 +143,15 @@ HttpReply json_reply(int status, const json& body) {
   HttpReply reply;
   reply.status = status;
   reply.content_type = "application/json";
-  reply.body = body.dump();
+  reply.body = json_text(body);
   return reply;
 }
+
+// What a view-only session is told when it tries to act.
+constexpr std::string_view owner_needed =
+    "this session was opened with the mail password, which your mail client also holds, so it can only look; "
+    "to approve or cancel mail or answer contact requests, run `fcpmail web login` on this machine and open "
+    "the link it prints";
 
 }  // namespace
 
@@ -183,6 +194,7 @@ void WebUi::expire() {
   const auto t = now();
   std::erase_if(sessions_, [&](const auto& s) { return s.second.expires <= t; });
   std::erase_if(login_forms_, [&](const auto& f) { return f.second <= t; });
+  std::erase_if(login_links_, [&](const PendingLink& l) { return l.expires <= t; });
 }
 
 WebUi::Session* WebUi::session_for(std::string_view cookie_header) {
@@ -200,6 +212,8 @@ std::variant<HttpReply, LoginAttempt> WebUi::handle(const HttpRequestView& reque
 
   if (path == "/" && request.method == "GET") return session ? app_page(*session) : login_page("");
   if (path == "/login" && request.method == "POST") return login(request);
+  if (path == "/login" && request.method == "GET")
+    return redeem_login_link(question == std::string_view::npos ? std::string_view{} : request.target.substr(question + 1));
   if (path == "/logout" && request.method == "POST") return logout(request);
   if (path == "/ui/api/state" && request.method == "GET") {
     if (!session) return json_reply(401, {{"error", "log in first"}});
@@ -232,7 +246,10 @@ HttpReply WebUi::login_page(std::string_view message, int status) {
   login_forms_[token] = now() + options_.login_form_lifetime;
   std::string body =
       "<form class=\"login\" method=\"post\" action=\"/login\"><h1>fcpmail</h1>"
-      "<p class=\"muted\">Log in with your account's address and password (the same as for IMAP and SMTP).</p>";
+      "<p class=\"muted\">Log in with your account's address and password (the same as for IMAP and SMTP) "
+      "to <b>look</b>: that password is also in your mail client, so it cannot release mail. To approve mail "
+      "or answer contact requests, run <code>fcpmail web login</code> on this machine and open the link it "
+      "prints.</p>";
   if (!message.empty()) body += "<p class=\"warn\" id=\"login-error\">" + html_escape(message) + "</p>";
   body += "<label>Address<input name=\"user\" id=\"user\" autocomplete=\"username\" required></label>"
           "<label>Password<input name=\"password\" id=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>"
@@ -258,6 +275,10 @@ HttpReply WebUi::finish_login(const auth::LoginVerdict& verdict) {
   if (verdict.locked_out)
     return login_page("Too many failed logins for this account; try again later.", 429);
   if (!verdict.account) return login_page("Wrong address or password.", 401);
+  return start_session(*verdict.account, false);
+}
+
+HttpReply WebUi::start_session(const std::string& account, bool owner) {
   const auto t = now();
   if (sessions_.size() >= options_.max_sessions) {
     // Drop the session closest to expiry.
@@ -267,7 +288,7 @@ HttpReply WebUi::finish_login(const auth::LoginVerdict& verdict) {
     sessions_.erase(oldest);
   }
   const std::string id = random_hex(32);
-  sessions_[id] = Session{*verdict.account, random_hex(32), t + options_.session_lifetime};
+  sessions_[id] = Session{account, random_hex(32), t + options_.session_lifetime, owner};
   HttpReply reply;
   reply.status = 303;
   reply.headers.emplace_back("Location", "/");
@@ -275,6 +296,62 @@ HttpReply WebUi::finish_login(const auth::LoginVerdict& verdict) {
                                                "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" +
                                                std::to_string(options_.session_lifetime.count()));
   return reply;
+}
+
+std::expected<LoginLink, std::string> WebUi::mint_login_link(const std::optional<std::string>& account) {
+  expire();
+  const auto accounts = api_.control().accounts();
+  std::string chosen;
+  if (account && !account->empty()) {
+    std::string lower = *account;  // addresses are canonical in lower case
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    // The address, or its local part alone ("me") when only one account has it.
+    int local_matches = 0;
+    for (const auto& a : accounts) {
+      if (a.address == lower) {
+        chosen = a.address;
+        local_matches = 1;
+        break;
+      }
+      if (lower.find('@') == std::string::npos && a.address.starts_with(lower + "@")) {
+        chosen = a.address;
+        ++local_matches;
+      }
+    }
+    if (local_matches != 1) chosen.clear();
+    if (chosen.empty()) return std::unexpected("no account " + *account + "; see `fcpmail account list`");
+  } else if (accounts.size() == 1) {
+    chosen = accounts.front().address;
+  } else if (accounts.empty()) {
+    return std::unexpected(std::string("there is no account yet; create one with `fcpmail account create NAME`"));
+  } else {
+    return std::unexpected(std::string("there are several accounts; choose one with --account ADDRESS"));
+  }
+  if (login_links_.size() >= options_.max_login_links) login_links_.erase(login_links_.begin());
+  PendingLink link{random_hex(16), chosen, now() + options_.login_link_lifetime};
+  LoginLink out{chosen, "/login?once=" + link.token, options_.login_link_lifetime};
+  login_links_.push_back(std::move(link));
+  return out;
+}
+
+HttpReply WebUi::redeem_login_link(std::string_view query) {
+  const auto params = parse_query(query);
+  const auto once = params.find("once");
+  // Every pending link is compared, each in constant time, and the scan does not stop at a match:
+  // the time taken says nothing about how much of a guess was right.
+  std::optional<std::size_t> match;
+  if (once != params.end()) {
+    for (std::size_t i = 0; i < login_links_.size(); ++i)
+      if (secrets_equal(once->second, login_links_[i].token)) match = i;
+  }
+  if (!match) {
+    HttpReply reply = login_page(
+        "This login link is unknown, already used or expired; run `fcpmail web login` for a new one.", 403);
+    return reply;
+  }
+  const std::string account = login_links_[*match].account;
+  login_links_.erase(login_links_.begin() + static_cast<std::ptrdiff_t>(*match));  // single use
+  return start_session(account, true);
 }
 
 HttpReply WebUi::logout(const HttpRequestView& request) {
@@ -299,6 +376,9 @@ HttpReply WebUi::app_page(const Session& session) {
       "<form method=\"post\" action=\"/logout\" style=\"margin-left:auto\"><input type=\"hidden\" name=\"csrf\" value=\"" +
       session.csrf + "\"><button type=\"submit\">Log out</button></form></header><main>"
       "<div id=\"flash\"></div>"
+      "<p class=\"warn\" id=\"view-only\"" + std::string(session.owner ? " hidden" : "") +
+      ">View only: you logged in with the mail password, which your mail client also holds. To approve or "
+      "cancel mail or answer contact requests, run <code>fcpmail web login</code> and open the link it prints.</p>"
       "<section><h2>Status <small class=\"muted\" id=\"updated\"></small></h2><p id=\"node\"></p>"
       "<ul id=\"warnings\"></ul><p class=\"counts\" id=\"counts\"></p></section>"
       "<section><h2>Outbox <button id=\"approve-all\" class=\"go\" type=\"button\" hidden>Approve all</button></h2>"
@@ -306,7 +386,7 @@ HttpReply WebUi::app_page(const Session& session) {
       "<section><h2>Contact requests</h2><div id=\"requests\"></div></section>"
       "<section><h2>RTS keys polled</h2><div id=\"rts\"></div></section>"
       "<section><h2>Channels</h2><div id=\"channels\"></div></section>"
-      "<section><h2>FCP requests in flight</h2><div id=\"inflight\"></div></section>"
+      "<section id=\"inflight-section\"><h2>FCP requests in flight</h2><div id=\"inflight\"></div></section>"
       "</main>";
   HttpReply reply;
   reply.body = page("fcpmail — " + session.account, session.csrf, body, true);
@@ -314,7 +394,7 @@ HttpReply WebUi::app_page(const Session& session) {
 }
 
 HttpReply WebUi::state(const Session& session) {
-  json out = {{"account", session.account}};
+  json out = {{"account", session.account}, {"owner", session.owner}};
   const std::optional<std::string> scope = session.account;
   for (const auto& [key, target] : {std::pair{"status", "/api/status"}, std::pair{"queues", "/api/queues"},
                                     std::pair{"requests", "/api/requests"}, std::pair{"outbox", "/api/outbox"}}) {
@@ -329,6 +409,7 @@ HttpReply WebUi::action(const HttpRequestView& request, Session& session, std::s
   if (request.csrf_header.empty() || !secrets_equal(request.csrf_header, session.csrf)) {
     return json_reply(403, {{"error", "missing or wrong CSRF token; reload the page"}});
   }
+  if (!session.owner) return json_reply(403, {{"error", owner_needed}});
   auto r = api_.handle("POST", "/api/" + std::string(api_path), request.body, session.account);
   return json_reply(r.status, r.body);
 }

@@ -26,6 +26,7 @@ ROUTES = [
     ("GET", "/api/outbox", None), ("GET", "/api/outbox/1", None),
     ("POST", "/api/outbox/approve", {"id": 1}), ("POST", "/api/outbox/cancel", {"id": 1}),
     ("POST", "/api/send", {"from": "ALICE", "to": "BOB", "message": "Subject: forged\r\n\r\nforged"}),
+    ("POST", "/api/web/login", {}), ("POST", "/api/web/login", {"account": "ALICE"}),
     ("GET", "/api", None), ("GET", "/api/nothing", None),
 ]
 

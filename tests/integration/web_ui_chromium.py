@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The web UI in Debian's headless Chromium, driven over the DevTools protocol: the login page
 loads, logging in with the account password shows the address, a held message and a contact
-request; the Approve button releases the message (checked through the control API too); a
+request, view only (no Approve button, and an approve with the right CSRF token is refused);
+`fcpmail web login` prints a one-time link that opens the owner's session; its Approve button
+releases the message (checked through the control API too); the link does not work twice; a
 request without the CSRF token is refused and changes nothing.
 
 Runs against fcpmail-web-testserver (the real HTTP server over an in-memory Control). Skipped
@@ -157,14 +159,40 @@ def main():
                     "document.getElementById('login').click(); true" % json.dumps(ME))
         ws.wait_for("!!document.getElementById('address') && document.getElementById('address').textContent === %s"
                     % json.dumps(ME), "the address after login")
-        ws.wait_for("!!document.getElementById('approve-1')", "the held message's Approve button")
+        ws.wait_for("!!document.querySelector('.recipient')", "the held message")
         text = ws.evaluate("document.body.innerText")
         assert "Hello Bob" in text, text
         assert "held" in text
         assert "carol@" in text, "contact request not shown"
         assert ws.evaluate("!!document.getElementById('copy')")
         assert ws.evaluate("document.querySelector('.recipient').dataset.code") == "held"
-        print("ok: logged in; address, held message and contact request shown")
+        assert ws.evaluate("!document.getElementById('view-only').hidden"), "no view-only note"
+        assert "fcpmail web login" in text
+        assert not ws.evaluate("!!document.getElementById('approve-1')"), "a view-only session shows Approve"
+        assert not ws.evaluate("!!document.getElementById('deny-request-7')")
+        # With the page's own CSRF token (what a script in the page could do): refused.
+        status = ws.evaluate("fetch('/ui/api/outbox/approve', {method: 'POST', credentials: 'same-origin',"
+                             " headers: {'Content-Type': 'application/json', 'X-CSRF-Token': "
+                             "document.querySelector('meta[name=csrf]').content}, body: JSON.stringify({id: 1})})"
+                             ".then(r => r.status)")
+        assert status == 403, status
+        outbox = api(http, token, "GET", "/api/outbox")["outbox"]
+        assert outbox[0]["recipients"][0]["code"] == "held", outbox
+        print("ok: logged in with the password; address, held message and contact request shown, view only")
+
+        # The owner's one-time link from `fcpmail web login`.
+        out = subprocess.run([os.path.join(build, "fcpmail"), "web", "login", "--data-dir", data],
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        link = next(w for w in out.stdout.split() if w.startswith("http://"))
+        assert "/login?once=" in link, out.stdout
+        ws.call("Page.navigate", url=link)
+        ws.wait_for("!!document.getElementById('address') && document.getElementById('address').textContent === %s"
+                    % json.dumps(ME), "the address after the link")
+        ws.wait_for("!!document.getElementById('approve-1')", "the held message's Approve button")
+        assert ws.evaluate("document.getElementById('view-only').hidden")
+        assert ws.evaluate("location.pathname") == "/"
+        print("ok: `fcpmail web login` link opened the owner's session")
 
         # A request without the CSRF token is refused and changes nothing.
         status = ws.evaluate("fetch('/ui/api/outbox/cancel', {method: 'POST', credentials: 'same-origin',"
@@ -194,6 +222,14 @@ def main():
         ws.wait_for("!document.getElementById('deny-request-7')", "the request to be answered")
         assert api(http, token, "GET", "/api/requests")["requests"][0]["state"] == "denied"
         print("ok: Deny answered the contact request")
+
+        # The link was for one use: opened again (say from the history) it only shows the login page.
+        ws.call("Network.clearBrowserCookies")
+        ws.call("Page.navigate", url=link)
+        ws.wait_for("!!document.getElementById('login-error')", "the used link's refusal")
+        assert "fcpmail web login" in ws.evaluate("document.getElementById('login-error').textContent")
+        assert not ws.evaluate("!!document.getElementById('address')")
+        print("ok: the link does not work twice")
         print("all web UI tests passed")
     finally:
         if browser:

@@ -10,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "web/control_api.h"
 #include "web/control_files.h"
 
 namespace fcpmail::cli {
@@ -46,7 +47,7 @@ std::expected<nlohmann::json, ApiFailure> DaemonClient::get(const std::string& t
 }
 
 std::expected<nlohmann::json, ApiFailure> DaemonClient::post(const std::string& target, const nlohmann::json& body) const {
-  return request(true, target, body.dump());
+  return request(true, target, web::json_text(body));
 }
 
 std::expected<nlohmann::json, ApiFailure> DaemonClient::request(bool post, const std::string& target,
@@ -91,6 +92,8 @@ std::expected<nlohmann::json, ApiFailure> DaemonClient::request(bool post, const
     return std::unexpected(ApiFailure{status, message});
   } catch (const boost::system::system_error& e) {
     return std::unexpected(ApiFailure{0, "talking to fcpmaild at " + http_ + " failed: " + e.code().message()});
+  } catch (const std::exception& e) {
+    return std::unexpected(ApiFailure{0, "talking to fcpmaild at " + http_ + " failed: " + e.what()});
   }
 }
 

@@ -21,6 +21,7 @@
 
 #include "commands.h"
 #include "daemon_client.h"
+#include "web/control_api.h"
 
 namespace fcpmail::cli {
 namespace {
@@ -139,7 +140,17 @@ std::string plural(long long n, const std::string& one, const std::string& many)
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
-void print_json(const json& j) { std::cout << j.dump(2) << '\n'; }
+void print_json(const json& j) { std::cout << web::json_text(j, 2) << '\n'; }
+
+// Text from a stored mail (a Subject, a header block) made safe for a terminal: control bytes
+// (an escape sequence could rewrite the screen) and NUL become '?'; newlines stay when asked.
+std::string printable(std::string text, bool keep_newlines = false) {
+  for (auto& c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && !(keep_newlines && (c == '\n' || c == '\r' || c == '\t'))) || u == 0x7f) c = '?';
+  }
+  return text;
+}
 
 int fail(const ApiFailure& f) {
   std::cerr << "fcpmail: " << f.message << '\n';
@@ -214,7 +225,11 @@ int status(const DaemonClient& client, const Parsed& p) {
   const auto& warnings = (*s)["warnings"];
   if (!warnings.empty()) {
     std::cout << "\nWarnings:\n";
-    for (const auto& w : warnings) std::cout << "  ! " << w.get<std::string>() << "\n";
+    for (const auto& w : warnings) {
+      std::cout << "  ! " << printable(str(w, "text"));
+      if (num(w, "count") > 1) std::cout << " (" << num(w, "count") << " times, last " << when(w, "last") << ")";
+      std::cout << "\n";
+    }
   }
   return 0;
 }
@@ -532,7 +547,7 @@ constexpr const char* outbox_usage =
     "       fcpmail outbox cancel ID";
 
 void print_entry(const json& m) {
-  std::cout << "#" << num(m, "id") << "  " << (str(m, "subject").empty() ? "(no subject)" : str(m, "subject")) << "\n";
+  std::cout << "#" << num(m, "id") << "  " << (str(m, "subject").empty() ? "(no subject)" : printable(str(m, "subject"))) << "\n";
   std::cout << "  from " << str(m, "account") << ", " << num(m, "size") << " bytes, submitted " << when(m, "submitted")
             << "\n";
   bool held = false;
@@ -570,7 +585,7 @@ int outbox(const DaemonClient& client, const Parsed& p) {
     if (!r) return fail(r.error());
     if (as_json) return print_json(*r), 0;
     print_entry(*r);
-    std::cout << "\n" << str(*r, "headers");
+    std::cout << "\n" << printable(str(*r, "headers"), true);
     return 0;
   }
   if (sub == "approve" && p.flag("--all")) {
@@ -654,11 +669,36 @@ int send(const DaemonClient& client, const Parsed& p) {
   if (auto from = p.option("--from"); !from.empty()) with_from.options["--account"] = {from};
   auto from = pick_account(client, with_from);
   if (!from) return fail({0, from.error()});
-  auto r = client.post("/api/send", {{"from", *from}, {"to", to}, {"rfc822", *message}});
+  // As base64: a message need not be UTF-8 (a Latin-1 Subject), and a JSON string must be.
+  auto r = client.post("/api/send", {{"from", *from}, {"to", to}, {"rfc822_base64", fcpmail::crypto::base64_encode(*message)}});
   if (!r) return fail(r.error());
   if (p.flag("--json")) return print_json(*r), 0;
   std::cout << "Queued as outbox message #" << num(*r, "id") << "; release it with `fcpmail outbox approve "
             << num(*r, "id") << "`.\n";
+  return 0;
+}
+
+// ---- web -----------------------------------------------------------------------------------------
+
+constexpr const char* web_usage =
+    "fcpmail web login [--account A]\n"
+    "\n"
+    "Prints a one-time link that opens the web UI with the right to approve and cancel mail and to\n"
+    "answer contact requests. The link works once, within 5 minutes, from this machine. Logging in\n"
+    "with the mail password only lets you look: your mail client holds that password too.";
+
+int web(const DaemonClient& client, const Parsed& p) {
+  const std::string sub = p.positional.empty() ? "" : p.positional[0];
+  if (sub != "login" || p.positional.size() != 1)
+    return usage_error("web", sub.empty() ? "missing subcommand" : "unknown subcommand " + sub, web_usage);
+  json body = json::object();
+  if (auto a = p.option("--account"); !a.empty()) body["account"] = a;
+  auto r = client.post("/api/web/login", body);
+  if (!r) return fail(r.error());
+  if (p.flag("--json")) return print_json(*r), 0;
+  std::cout << "Open this link in your browser within " << relative(num(*r, "expires_in")).substr(3)
+            << "; it works once and logs you in as " << str(*r, "account")
+            << " with the right to approve mail and answer contact requests:\n\n  " << str(*r, "url") << "\n";
   return 0;
 }
 
@@ -678,7 +718,7 @@ int run_daemon_command(const std::string& group, const Args& args) {
     static const std::map<std::string, std::string> usages = {
         {"status", "fcpmail status"}, {"account", account_usage}, {"contacts", contacts_usage},
         {"requests", requests_usage}, {"outbox", outbox_usage},   {"queues", "fcpmail queues [--account A]"},
-        {"send", send_usage}};
+        {"send", send_usage}, {"web", web_usage}};
     std::cout << "usage: " << usages.at(group) << common_help;
     return 0;
   }
@@ -694,6 +734,7 @@ int run_daemon_command(const std::string& group, const Args& args) {
   if (group == "outbox") return outbox(*client, p);
   if (group == "queues") return queues(*client, p);
   if (group == "send") return send(*client, p);
+  if (group == "web") return web(*client, p);
   std::cerr << "fcpmail: unknown command " << group << '\n';
   return 2;
 }

@@ -1,6 +1,7 @@
 // `fcpmail address parse` and `fcpmail slots next`: offline views of the Freemail wire layer, for
 // people debugging interop. No node, no daemon: pure functions of the arguments.
 #include "commands.h"
+#include "web/control_api.h"
 
 #include "freemail/address.h"
 #include "freemail/slot_chain.h"
@@ -38,7 +39,7 @@ int usage_error(std::string_view message, std::string_view usage) {
 
 // Reports a failed operation: the reason on stderr, and as JSON on stdout when asked for.
 int operation_failed(std::string_view what, const std::string& reason, bool json) {
-  if (json) std::cout << nlohmann::json{{"valid", false}, {"error", reason}}.dump(2) << '\n';
+  if (json) std::cout << web::json_text(nlohmann::json{{"valid", false}, {"error", reason}}, 2) << '\n';
   std::cerr << "fcpmail: " << what << ": " << reason << '\n';
   return 1;
 }
@@ -81,14 +82,13 @@ int run_address(const Args& args) {
   const auto parsed = freemail::parse_address(*address);
   if (!parsed) return operation_failed("invalid address", parsed.error(), json);
   if (json) {
-    std::cout << nlohmann::json{{"valid", true},
+    std::cout << web::json_text(nlohmann::json{{"valid", true},
                                 {"address", parsed->address()},
                                 {"display_name", parsed->display_name},
                                 {"local_part", parsed->local_part},
                                 {"domain", parsed->identity.domain()},
                                 {"base32", parsed->identity.label()},
-                                {"identity_id", parsed->identity.base64_id()}}
-                     .dump(2)
+                                {"identity_id", parsed->identity.base64_id()}}, 2)
               << '\n';
   } else {
     std::cout << "address:      " << parsed->address() << '\n';
@@ -145,7 +145,7 @@ int run_slots(const Args& args) {
   if (json) {
     nlohmann::json next = nlohmann::json::array();
     for (std::size_t i = 1; i < chain->size(); ++i) next.push_back((*chain)[i]);
-    std::cout << nlohmann::json{{"valid", true}, {"slot", *slot}, {"next", next}}.dump(2) << '\n';
+    std::cout << web::json_text(nlohmann::json{{"valid", true}, {"slot", *slot}, {"next", next}}, 2) << '\n';
   } else {
     for (std::size_t i = 1; i < chain->size(); ++i) std::cout << (*chain)[i] << '\n';
   }

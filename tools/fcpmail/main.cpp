@@ -25,6 +25,7 @@ Talking to the running daemon (--data-dir DIR or FCPMAIL_DATA_DIR):
   outbox list|show|approve|cancel
   queues                         RTS slots, channel slots, requests in flight
   send --from ADDR --to ADDR --file MSG
+  web login [--account ADDR]     a one-time link to the web UI with the right to approve
 
 Run `fcpmail COMMAND --help` for the options of one command.
 )";
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
   if (group == "rts") return run_rts(args);
   if (group == "keygen") return run_keygen(args);
   if (group == "status" || group == "account" || group == "contacts" || group == "requests" ||
-      group == "outbox" || group == "queues" || group == "send") {
+      group == "outbox" || group == "queues" || group == "send" || group == "web") {
     return run_daemon_command(group, args);
   }
   std::cerr << "fcpmail: unknown command '" << group << "'\n\n" << usage;

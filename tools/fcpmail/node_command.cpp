@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "web/control_api.h"
 #include "fcp/client.h"
 
 namespace fcpmail::cli {
@@ -106,7 +107,7 @@ int report_failure(const Options& o, const fcp::Failure& f) {
     std::string description = f.description;
     if (!f.extra_description.empty()) description += " (" + f.extra_description + ")";
     j["error"] = {{"code", f.code}, {"description", description}};
-    std::cout << j.dump() << "\n";
+    std::cout << web::json_text(j) << "\n";
   } else {
     std::cerr << "fcpmail node " << o.command << ": " << f.to_string() << "\n";
   }
@@ -168,7 +169,7 @@ int run_node(const Args& args) {
                          {"build", info.build},
                          {"fcp_version", info.fcp_version},
                          {"testnet", info.testnet}};
-        std::cout << j.dump() << "\n";
+        std::cout << web::json_text(j) << "\n";
       } else {
         std::cout << "node: " << info.node << "\nversion: " << info.version << "\nbuild: " << info.build
                   << "\nfcp version: " << info.fcp_version << "\n";
@@ -179,7 +180,7 @@ int run_node(const Args& args) {
     client.generate_ssk([&](fcp::Outcome<fcp::SskKeypair> r) {
       if (!r) return failed(r.error());
       if (o.json)
-        std::cout << nlohmann::json{{"insert_uri", r->insert_uri}, {"request_uri", r->request_uri}}.dump() << "\n";
+        std::cout << web::json_text(nlohmann::json{{"insert_uri", r->insert_uri}, {"request_uri", r->request_uri}}) << "\n";
       else
         std::cout << "insert URI:  " << r->insert_uri << "\nrequest URI: " << r->request_uri << "\n";
       finish(0);
@@ -188,7 +189,7 @@ int run_node(const Args& args) {
     client.put(o.uri, std::move(data), {}, [&](fcp::Outcome<fcp::PutResult> r) {
       if (!r) return failed(r.error());
       if (o.json)
-        std::cout << nlohmann::json{{"uri", r->uri}}.dump() << "\n";
+        std::cout << web::json_text(nlohmann::json{{"uri", r->uri}}) << "\n";
       else
         std::cout << r->uri << "\n";
       finish(0);
@@ -208,7 +209,7 @@ int run_node(const Args& args) {
           return failed(f);
         }
         if (o.json)
-          std::cout << nlohmann::json{{"uri", r->uri}, {"mime", r->mime}, {"size", r->data.size()}, {"file", *o.out}}.dump()
+          std::cout << web::json_text(nlohmann::json{{"uri", r->uri}, {"mime", r->mime}, {"size", r->data.size()}, {"file", *o.out}})
                     << "\n";
       } else {
         std::cout.write(r->data.data(), static_cast<std::streamsize>(r->data.size()));

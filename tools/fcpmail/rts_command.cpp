@@ -1,5 +1,6 @@
 // fcpmail rts encode|decode and fcpmail keygen: offline tools for Freemail RTS blobs and keys.
 #include "commands.h"
+#include "web/control_api.h"
 
 #include "crypto/rsa.h"
 #include "freemail/mailpage.h"
@@ -113,7 +114,7 @@ int usage_error(std::string_view message, std::string_view usage) {
 }
 
 int failed(std::string_view what, const std::string& reason, bool json) {
-  if (json) std::cout << nlohmann::json{{"ok", false}, {"error", reason}}.dump(2) << '\n';
+  if (json) std::cout << web::json_text(nlohmann::json{{"ok", false}, {"error", reason}}, 2) << '\n';
   std::cerr << "fcpmail: " << what << ": " << reason << '\n';
   return 1;
 }
@@ -198,7 +199,7 @@ int rts_encode(const Args& args) {
     out["ok"] = true;
     out["out"] = v["--out"];
     out["bytes"] = encoded->bytes.size();
-    std::cout << out.dump(2) << '\n';
+    std::cout << web::json_text(out, 2) << '\n';
   } else {
     std::cout << "wrote " << encoded->bytes.size() << " bytes to " << v["--out"] << "\n";
     print_fields(encoded->fields);
@@ -285,7 +286,7 @@ int rts_decode(const Args& args) {
     out["verdict"] = verdict;
     if (!reason.empty()) out["reason"] = reason;
     if (!error_name.empty()) out["error"] = error_name;
-    std::cout << out.dump(2) << '\n';
+    std::cout << web::json_text(out, 2) << '\n';
   } else {
     if (opened) {
       print_fields(opened->fields);

@@ -115,7 +115,7 @@ TEST_CASE("two accounts: consent, approvals, handshake and mail both ways") {
   auto q = w.engine.queues();
   CHECK(q.channels.size() == 2);  // one channel, seen from each side
   CHECK_FALSE(q.rts.empty());
-  auto status = w.engine.status();
+  auto status = w.engine.status(std::nullopt);
   CHECK(status.counts.delivered == 12);
   CHECK(status.counts.held == 0);
 }
@@ -300,5 +300,39 @@ TEST_CASE("x-fcpmail-signature: a peer's signed message is stored as valid, a ta
     for (const auto& line : w.log) n += line.starts_with("message " + id + " from " + bob + " refused: ");
     CHECK_MESSAGE(n == 1, id);
   }
-  for (const auto& warning : w.engine.status().warnings) CHECK(warning.find("internal error") == std::string::npos);
+  for (const auto& warning : w.engine.status(std::nullopt).warnings) CHECK(warning.text.find("internal error") == std::string::npos);
+}
+
+TEST_CASE("status of one account: its counts and warnings only; a repeated warning is one entry with a count") {
+  World w;
+  const auto alice = w.create("alice");
+  const auto bob = w.create("bob");
+  REQUIRE(w.engine.send(alice, {bob}, w.mail(alice, bob, "held", "for bob")));
+  CHECK(w.engine.status(std::nullopt).counts.held == 1);
+  CHECK(w.engine.status(alice).counts.held == 1);
+  CHECK(w.engine.status(bob).counts.held == 0);
+  CHECK(w.engine.status(bob).accounts.size() == 1);
+  CHECK(w.engine.status(bob).scope == bob);
+  CHECK_FALSE(w.engine.status(std::nullopt).scope);
+
+  // Alice's mailpage cannot be inserted, again and again.
+  w.node.fail_next_puts = 1000;
+  w.db->exec("UPDATE account SET mailsite_next_at = 0 WHERE address = '" + alice + "'");
+  auto alice_warnings = [&] {
+    std::vector<Warning> out;
+    for (const auto& x : w.engine.status(alice).warnings)
+      if (x.text.find("not published") != std::string::npos) out.push_back(x);
+    return out;
+  };
+  REQUIRE(w.run_until([&] { return !alice_warnings().empty() && alice_warnings().front().count >= 3; },
+                      std::chrono::seconds(20)));
+  w.node.fail_next_puts = 0;
+  const auto seen = alice_warnings();
+  CHECK(seen.size() == 1);  // not one entry per retry
+  CHECK(seen.front().account == alice);
+  CHECK(seen.front().last >= seen.front().first);
+  for (const auto& x : w.engine.status(bob).warnings) CHECK(x.text.find("not published") == std::string::npos);
+  bool owner_sees = false;
+  for (const auto& x : w.engine.status(std::nullopt).warnings) owner_sees |= x.text.find("not published") != std::string::npos;
+  CHECK(owner_sees);
 }

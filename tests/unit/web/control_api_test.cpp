@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include "crypto/base64.h"
 #include "fake_control.h"
 
 using namespace fcpmail::web;
@@ -100,7 +101,7 @@ TEST_CASE("send") {
   control.seed();
   ControlApi api(control);
   auto sent = api.handle("POST", "/api/send",
-                         nlohmann::json{{"from", control.me()}, {"to", {"bob"}}, {"rfc822", "Subject: s\r\n\r\nx"}}.dump());
+                         nlohmann::json{{"from", control.me()}, {"to", nlohmann::json::array({"bob"})}, {"rfc822", "Subject: s\r\n\r\nx"}}.dump());
   CHECK(sent.status == 200);
   CHECK(sent.body["id"] == 2);
   CHECK(api.handle("POST", "/api/send", nlohmann::json{{"from", control.me()}, {"to", nlohmann::json::array()},
@@ -229,4 +230,42 @@ TEST_CASE("account export and import run as jobs; the file travels as base64") {
                    mallory).status == 403);
   CHECK(api.handle("POST", "/api/accounts/import", nlohmann::json{{"file_base64", b64}, {"passphrase", "long enough"}}.dump(),
                    mallory).status == 403);
+}
+
+TEST_CASE("send takes the message as base64 too: a mail need not be UTF-8") {
+  FakeControl control;
+  control.seed();
+  ControlApi api(control);
+  const std::string mail = std::string("Subject: caf\xe9\r\n\r\n\0\xff", 19);
+  auto sent = api.handle("POST", "/api/send",
+                         json_text({{"from", control.me()}, {"to", nlohmann::json::array({"bob"})},
+                                    {"rfc822_base64", fcpmail::crypto::base64_encode(mail)}}));
+  REQUIRE(sent.status == 200);
+  CHECK(control.outbox_list.back().size == mail.size());
+  CHECK(control.outbox_list.back().subject == "caf\xe9");
+  CHECK(api.handle("POST", "/api/send", json_text({{"from", control.me()}, {"to", nlohmann::json::array({"bob"})}, {"rfc822_base64", "!!"}}))
+            .status == 400);
+  // And whatever is stored comes out as valid JSON text.
+  CHECK(json_text(api.handle("GET", "/api/outbox", "").body).find("caf\xef\xbf\xbd") != std::string::npos);
+}
+
+TEST_CASE("status and queues: the owner sees all, an account scope its own view only") {
+  FakeControl control;
+  control.seed();
+  ControlApi api(control);
+  CHECK(api.handle("GET", "/api/status", "").body["fcp_requests_total"] == 42);
+  CHECK_FALSE(control.status_scopes.back());
+  CHECK(api.handle("GET", "/api/status?account=" + control.me(), "").status == 200);
+  CHECK(control.status_scopes.back() == control.me());
+  auto mine = api.handle("GET", "/api/status", "", control.me());
+  CHECK(control.status_scopes.back() == control.me());
+  CHECK(mine.body["scope"] == control.me());
+  CHECK_FALSE(mine.body.contains("fcp_requests_total"));
+  CHECK_FALSE(mine.body["counts"].contains("fcp_in_flight"));
+  CHECK(mine.body["counts"]["held"] == 1);
+  auto elsewhere = api.handle("GET", "/api/status", "", std::string("zed@z.freemail"));
+  CHECK(elsewhere.body["counts"]["held"] == 0);
+  CHECK(elsewhere.body["accounts"].empty());
+  CHECK_FALSE(api.handle("GET", "/api/queues", "").body["in_flight"].empty());
+  CHECK(api.handle("GET", "/api/queues", "", control.me()).body["in_flight"].empty());
 }

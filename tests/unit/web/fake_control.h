@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -70,12 +71,22 @@ class FakeControl : public Control {
     (void)id;
   }
 
-  Status status() override {
+  // Warnings as the engine keeps them (tests add to it); status() filters them like the engine.
+  std::vector<Warning> warning_list;
+  std::vector<std::optional<std::string>> status_scopes;  // every status() call's account
+
+  Status status(const std::optional<std::string>& account) override {
+    status_scopes.push_back(account);
     Status s;
     s.version = "0.1.0";
+    s.scope = account;
     s.node = {"127.0.0.1", 9481, true, true, "Fred,0.7,1.0,1506", t0, true};
     s.accounts = account_list;
-    for (const auto& m : outbox_list)
+    if (account) std::erase_if(s.accounts, [&](const auto& a) { return a.address != *account; });
+    for (const auto& w : warning_list)
+      if (!account || w.account == *account || (w.account.empty() && w.for_everyone)) s.warnings.push_back(w);
+    for (const auto& m : outbox_list) {
+      if (account && m.account != *account) continue;
       for (const auto& r : m.recipients) {
         if (r.code == "held") ++s.counts.held;
         else if (r.code == "awaiting_cts") ++s.counts.awaiting_cts;
@@ -83,8 +94,10 @@ class FakeControl : public Control {
         else if (r.code == "delivered") ++s.counts.delivered;
         else if (r.code == "failed") ++s.counts.failed;
       }
-    s.counts.contact_requests = static_cast<int>(std::count_if(request_list.begin(), request_list.end(),
-                                                               [](const auto& r) { return r.state == "pending"; }));
+    }
+    s.counts.contact_requests = static_cast<int>(std::count_if(request_list.begin(), request_list.end(), [&](const auto& r) {
+      return r.state == "pending" && (!account || r.account == *account);
+    }));
     s.counts.channels = 1;
     s.counts.fcp_in_flight = 1;
     s.fcp_requests_total = 42;
@@ -284,7 +297,10 @@ class FakeControl : public Control {
     return *m;
   }
 
+  bool queues_throw = false;  // a bug below the API: queues() throws
+
   Queues queues() override {
+    if (queues_throw) throw std::runtime_error("queues exploded");
     Queues q;
     q.rts.push_back({me(), "20261127", 0, "KSK@rtskey-20261127-0", "not found", t0, t0 + std::chrono::minutes(5)});
     q.rts.push_back({me(), "20261127", 1, "KSK@rtskey-20261127-1", "not yet polled", std::nullopt, t0 + std::chrono::minutes(5)});

@@ -235,3 +235,56 @@ TEST_CASE("http: at the connection limit the longest-idle connection makes room 
   });
   thread.join();
 }
+
+TEST_CASE("http: the control API mints a one-time web UI login link; the link opens an owner session once") {
+  Running r;
+  CHECK(r.request(http::verb::post, "/api/web/login", "{}").result_int() == 401);  // needs control.token
+  CHECK(r.request(http::verb::get, "/api/web/login", "", r.token).result_int() == 405);
+  auto minted = r.request(http::verb::post, "/api/web/login", "{}", r.token);
+  REQUIRE(minted.result_int() == 200);
+  const auto j = nlohmann::json::parse(minted.body());
+  CHECK(j["account"] == r.control.me());
+  CHECK(j["expires_in"] == 300);
+  const std::string url = j["url"];
+  const std::string prefix = "http://127.0.0.1:" + std::to_string(r.server->port()) + "/login?once=";
+  REQUIRE(url.starts_with(prefix));
+  CHECK(url.size() == prefix.size() + 32);
+  const std::string target = url.substr(url.find("/login"));
+  auto opened = r.request(http::verb::get, target);
+  CHECK(opened.result_int() == 303);
+  const std::string cookie(opened[http::field::set_cookie]);
+  CHECK(cookie.find("HttpOnly") != std::string::npos);
+  CHECK(cookie.find("SameSite=Strict") != std::string::npos);
+  auto replay = r.request(http::verb::get, target);
+  CHECK(replay.result_int() == 403);
+  CHECK(replay[http::field::set_cookie].empty());
+  auto unknown = r.request(http::verb::post, "/api/web/login", R"({"account":"nobody@x.freemail"})", r.token);
+  CHECK(unknown.result_int() == 400);
+}
+
+TEST_CASE("http: an exception below the API is a 500 with a sentence, and the server keeps serving") {
+  Running r;
+  r.control.queues_throw = true;
+  auto broken = r.request(http::verb::get, "/api/queues", "", r.token);
+  CHECK(broken.result_int() == 500);
+  CHECK(nlohmann::json::parse(broken.body())["error"].get<std::string>().find("internal error") != std::string::npos);
+  CHECK(r.request(http::verb::get, "/api/status", "", r.token).result_int() == 200);
+  r.control.queues_throw = false;
+  CHECK(r.request(http::verb::get, "/api/queues", "", r.token).result_int() == 200);
+}
+
+TEST_CASE("http: a Latin-1 or NUL byte in stored mail is replaced in the JSON, never a crash") {
+  Running r;
+  std::string mail = "From: x\r\nTo: bob\r\nSubject: caf\xe9";
+  mail += '\0';
+  mail += "\r\n\r\n\xff\r\n";
+  asio::post(r.io, [&] { (void)r.control.send(r.control.me(), {"bob"}, mail); });
+  for (const std::string target : {"/api/outbox", "/api/outbox/2", "/api/status", "/api/queues"}) {
+    auto reply = r.request(http::verb::get, target, "", r.token);
+    CHECK(reply.result_int() == 200);
+    CHECK_FALSE(nlohmann::json::parse(reply.body(), nullptr, false).is_discarded());
+  }
+  auto list = nlohmann::json::parse(r.request(http::verb::get, "/api/outbox", "", r.token).body());
+  CHECK(list["outbox"][1]["subject"] == std::string("caf\xef\xbf\xbd\0", 7));
+  CHECK(r.request(http::verb::post, "/api/outbox/cancel", R"({"id":2})", r.token).result_int() == 200);
+}

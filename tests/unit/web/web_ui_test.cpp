@@ -84,6 +84,20 @@ struct Fixture {
     REQUIRE(page.status == 200);
     return {cookie, meta_csrf(page.body)};
   }
+  // Opens a one-time login link as `fcpmail web login` prints it; returns the cookie and CSRF token.
+  std::pair<std::string, std::string> log_in_with_link() {
+    auto link = ui.mint_login_link(std::nullopt);
+    REQUIRE(link);
+    auto r = get(link->path_and_query);
+    REQUIRE(r.status == 303);
+    const std::string set_cookie = header(r, "Set-Cookie");
+    REQUIRE(set_cookie.find("HttpOnly") != std::string::npos);
+    REQUIRE(set_cookie.find("SameSite=Strict") != std::string::npos);
+    const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+    auto page = get("/", cookie);
+    REQUIRE(page.status == 200);
+    return {cookie, meta_csrf(page.body)};
+  }
 };
 
 }  // namespace
@@ -154,6 +168,26 @@ TEST_CASE("the logged-in page, the state, and actions with and without the CSRF 
   CHECK(j["status"]["counts"]["held"] == 1);
   CHECK(j["queues"]["channels"].size() == 1);
 
+  CHECK(j["owner"] == false);
+  CHECK(page.body.find("id=\"view-only\">") != std::string::npos);  // the banner is shown
+
+  // The mail password's session only looks: every action is refused, with the way to do it.
+  for (const auto& [path, body] : std::vector<std::pair<std::string, std::string>>{
+           {"/ui/api/outbox/approve", R"({"id":1})"}, {"/ui/api/outbox/approve", R"({"all":true})"},
+           {"/ui/api/outbox/cancel", R"({"id":1})"}, {"/ui/api/requests/approve", R"({"id":7})"},
+           {"/ui/api/requests/deny", R"({"id":7})"}}) {
+    auto refused = f.post(path, body, cookie, csrf);
+    CHECK(refused.status == 403);
+    CHECK(refused.body.find("fcpmail web login") != std::string::npos);
+  }
+  CHECK(f.control.outbox_list[0].recipients[0].code == "held");
+  CHECK(f.control.request_list[0].state == "pending");
+
+  // The owner's session, from a one-time link.
+  std::tie(cookie, csrf) = f.log_in_with_link();
+  page = f.get("/", cookie);
+  CHECK(page.body.find("id=\"view-only\" hidden>") != std::string::npos);
+  CHECK(nlohmann::json::parse(f.get("/ui/api/state", cookie).body)["owner"] == true);
   CHECK(f.post("/ui/api/outbox/approve", R"({"id":1})", cookie).status == 403);
   CHECK(f.post("/ui/api/outbox/approve", R"({"id":1})", cookie, std::string(64, '0')).status == 403);
   CHECK(f.control.outbox_list[0].recipients[0].code == "held");
@@ -179,4 +213,110 @@ TEST_CASE("sessions expire, and logout needs the CSRF token") {
   f.clock += std::chrono::seconds(101);
   CHECK(f.get("/ui/api/state", cookie2).status == 401);
   CHECK(f.post("/ui/api/outbox/approve", R"({"id":1})", cookie2, csrf2).status == 401);
+}
+
+TEST_CASE("a login link works once, expires, is for its account, and a wrong one is refused") {
+  Fixture f;
+  auto link = f.ui.mint_login_link(std::nullopt);
+  REQUIRE(link);
+  CHECK(link->account == f.control.me());
+  CHECK(link->lifetime == std::chrono::seconds(300));
+  const std::string token = link->path_and_query.substr(std::string("/login?once=").size());
+  CHECK(token.size() == 32);  // 128 bits
+  CHECK(token.find_first_not_of("0123456789abcdef") == std::string::npos);
+
+  // A wrong token (same length, one digit off), none, and garbage: refused, no cookie.
+  std::string off = token;
+  off.back() = off.back() == '0' ? '1' : '0';
+  for (const std::string& target : {"/login?once=" + off, std::string("/login"), std::string("/login?once="),
+                                   "/login?once=" + token.substr(0, 31), "/login?once=" + token + "0"}) {
+    auto r = f.get(target);
+    CHECK(r.status == 403);
+    CHECK(Fixture::header(r, "Set-Cookie").empty());
+    CHECK(r.body.find("fcpmail web login") != std::string::npos);
+  }
+  // The right one, once.
+  auto first = f.get(link->path_and_query);
+  CHECK(first.status == 303);
+  CHECK(Fixture::header(first, "Location") == "/");
+  CHECK(!Fixture::header(first, "Set-Cookie").empty());
+  auto again = f.get(link->path_and_query);
+  CHECK(again.status == 403);
+  CHECK(Fixture::header(again, "Set-Cookie").empty());
+
+  // Expired after its lifetime.
+  auto late = f.ui.mint_login_link(f.control.me());
+  REQUIRE(late);
+  f.clock += std::chrono::seconds(301);
+  CHECK(f.get(late->path_and_query).status == 403);
+
+  // Accounts: unknown refused; several need a choice; the one chosen is the session's.
+  CHECK_FALSE(f.ui.mint_login_link(std::string("nobody@x.freemail")));
+  fcpmail::engine::AccountSummary other;
+  other.address = "zed@zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz.freemail";
+  f.control.account_list.push_back(other);
+  auto several = f.ui.mint_login_link(std::nullopt);
+  REQUIRE_FALSE(several);
+  CHECK(several.error().find("--account") != std::string::npos);
+  auto by_local_part = f.ui.mint_login_link(std::string("ZED"));
+  REQUIRE(by_local_part);
+  CHECK(by_local_part->account == other.address);
+  auto zed = f.ui.mint_login_link(other.address);
+  REQUIRE(zed);
+  auto opened = f.get(zed->path_and_query);
+  const std::string cookie = Fixture::header(opened, "Set-Cookie").substr(0, Fixture::header(opened, "Set-Cookie").find(';'));
+  auto state = nlohmann::json::parse(f.get("/ui/api/state", cookie).body);
+  CHECK(state["account"] == other.address);
+  CHECK(state["owner"] == true);
+  CHECK(state["outbox"].empty());  // alice's held mail is not zed's
+  const std::string csrf = Fixture::meta_csrf(f.get("/", cookie).body);
+  CHECK(f.post("/ui/api/outbox/approve", R"({"id":1})", cookie, csrf).status == 404);
+  CHECK(f.control.outbox_list[0].recipients[0].code == "held");
+
+  // Only so many unused links are kept: the oldest goes first.
+  std::vector<LoginLink> links;
+  for (int i = 0; i < 17; ++i) links.push_back(*f.ui.mint_login_link(other.address));
+  CHECK(f.get(links.front().path_and_query).status == 403);
+  CHECK(f.get(links.back().path_and_query).status == 303);
+}
+
+TEST_CASE("stored bytes that are not UTF-8 (Latin-1, NUL) leave the page and its JSON working") {
+  Fixture f;
+  std::string mail = "From: \"Ren\xe9\" <x>\r\nTo: bob\r\nSubject: caf\xe9 ";
+  mail += '\0';
+  mail += "nul\r\n\r\nbody \xff\r\n";
+  auto id = f.control.send(f.control.me(), {"bob"}, mail);
+  REQUIRE(id);
+  REQUIRE(f.control.outbox_list.back().subject.find('\xe9') != std::string::npos);
+  auto [cookie, csrf] = f.log_in_with_link();
+  auto state = f.get("/ui/api/state", cookie);
+  REQUIRE(state.status == 200);
+  auto j = nlohmann::json::parse(state.body);  // valid JSON (and so valid UTF-8)
+  CHECK(j["outbox"][1]["subject"].get<std::string>().starts_with("caf\xef\xbf\xbd"));  // U+FFFD
+  CHECK(f.get("/", cookie).status == 200);
+  CHECK(f.post("/ui/api/outbox/cancel", "{\"id\":" + std::to_string(*id) + "}", cookie, csrf).status == 200);
+}
+
+TEST_CASE("the web UI's state shows its account's counts and warnings only, repeats once with a count") {
+  Fixture f;
+  const std::string zed = "zed@zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz.freemail";
+  const auto t = f.control.t0;
+  f.control.warning_list = {{"mailpage of alice not published", f.control.me(), false, 3, t, t + std::chrono::minutes(2)},
+                            {"mailpage of zed not published", zed, false, 1, t, t},
+                            {"RTS to someone@x not sent", "", false, 1, t, t},
+                            {"the node restarted", "", true, 1, t, t}};
+  auto [cookie, csrf] = f.log_in();
+  auto j = nlohmann::json::parse(f.get("/ui/api/state", cookie).body);
+  REQUIRE(f.control.status_scopes.back() == f.control.me());
+  const auto& warnings = j["status"]["warnings"];
+  REQUIRE(warnings.size() == 2);
+  CHECK(warnings[0]["text"] == "mailpage of alice not published");
+  CHECK(warnings[0]["count"] == 3);
+  CHECK(warnings[0]["last"] == "2026-11-27T14:02:00Z");
+  CHECK(warnings[1]["text"] == "the node restarted");
+  CHECK(warnings[1]["account"].is_null());
+  CHECK_FALSE(j["status"]["counts"].contains("fcp_in_flight"));
+  CHECK_FALSE(j["status"].contains("fcp_requests_total"));
+  CHECK(j["queues"]["in_flight"].empty());
+  CHECK(j["status"]["scope"] == f.control.me());
 }
