@@ -141,7 +141,7 @@ asio::awaitable<void> Engine::Impl::send_rts(std::int64_t channel_id) {
     u.bind(1, now() + cfg.intervals.retry.count());
     u.bind(2, channel_id);
     u.exec();
-    warn("RTS to " + short_address(contact->address) + " not sent: " + why + "; retrying later");
+    warn_account(channel->account_id, "RTS to " + short_address(contact->address) + " not sent: " + why + "; retrying later");
   };
   if (contact->rsa_public.empty() || contact->rtsksk.empty()) {
     auto page = co_await ensure_peer_mailpage(*account, contact->id);
@@ -250,7 +250,7 @@ asio::awaitable<void> Engine::Impl::insert_send_item(std::int64_t item_id) {
     }
     if (!body) {  // altered or moved from another row: never sent, and said so once
       const std::string why = "the outbox message does not open (" + body.error() + "); it was altered and is not sent";
-      warn("message " + std::to_string(message_id) + " to " + short_address(contact->address) + ": " + why);
+      warn_account(channel->account_id, "message " + std::to_string(message_id) + " to " + short_address(contact->address) + ": " + why);
       db.exec("DELETE FROM send_item WHERE id = " + std::to_string(item_id));
       SQLite::Statement f(db, "UPDATE delivery SET state = 'failed', error = ?, next_at = NULL WHERE id = ?");
       f.bind(1, why);
@@ -262,7 +262,7 @@ asio::awaitable<void> Engine::Impl::insert_send_item(std::int64_t item_id) {
     auto account = account_by_id(channel->account_id);
     auto key = private_key(channel->account_id);
     if (!account || !key) {
-      warn("channel " + std::to_string(channel_id) + ": no signing key for its account" + (key ? "" : ": " + key.error()));
+      warn_account(channel->account_id, "channel " + std::to_string(channel_id) + ": no signing key for its account" + (key ? "" : ": " + key.error()));
       co_return;
     }
     auto sign = [sender = account->identity_id, recipient = contact->identity_id,
@@ -272,7 +272,7 @@ asio::awaitable<void> Engine::Impl::insert_send_item(std::int64_t item_id) {
     };
     auto signed_payload = co_await on_pool(std::move(sign));
     if (!signed_payload) {
-      warn("channel " + std::to_string(channel_id) + ": message " + std::to_string(message_id) + " " + signed_payload.error());
+      warn_account(channel->account_id, "channel " + std::to_string(channel_id) + ": message " + std::to_string(message_id) + " " + signed_payload.error());
       co_return;
     }
     payload = std::move(*signed_payload);
@@ -299,7 +299,7 @@ asio::awaitable<void> Engine::Impl::insert_send_item(std::int64_t item_id) {
   }
   auto uri = freemail::slot_uri(insert_uri_of_channel(channel_id), send_side(*channel), slot);
   if (!uri) {
-    warn("channel " + std::to_string(channel_id) + ": " + uri.error());
+    warn_account(channel->account_id, "channel " + std::to_string(channel_id) + ": " + uri.error());
     co_return;
   }
   const std::string what = (kind == "message" ? "message " + std::to_string(message_id)
@@ -370,7 +370,7 @@ asio::awaitable<void> Engine::Impl::poll_channel(std::int64_t channel_id) {
       SQLite::Transaction tx(db);
       if (!mark_slot_fetched(db, *channel, channel->fetch_slot, channel->fetch_index, false, now())) break;
       tx.commit();
-      warn("slot " + std::to_string(channel->fetch_index) + " from " + short_address(contact->address) + " refused (" +
+      warn_account(channel->account_id, "slot " + std::to_string(channel->fetch_index) + " from " + short_address(contact->address) + " refused (" +
            r.error().description + "; limit " + std::to_string(max_size) + " bytes); skipped, not acknowledged");
       continue;
     }
@@ -420,7 +420,7 @@ asio::awaitable<void> Engine::Impl::poll_channel(std::int64_t channel_id) {
         SQLite::Transaction tx(db);
         mark_slot_fetched(db, *channel, slot, index, true, now());
         tx.commit();
-        warn("skipped slot " + std::to_string(index) + " from " + short_address(contact->address) + " refused (" +
+        warn_account(channel->account_id, "skipped slot " + std::to_string(index) + " from " + short_address(contact->address) + " refused (" +
              r.error().description + "); dropped");
       }
     }
@@ -541,7 +541,7 @@ void Engine::Impl::store_incoming(const ChannelRow& channel, const ContactRow& c
   const std::int64_t message_id = read.parsed->ids.front();
   const auto signature = read.signature;
   if (signature == wire::SignatureVerdict::invalid) {
-    warn("message " + std::to_string(message_id) + " from " + contact.address + " refused: its x-fcpmail-signature " +
+    warn_account(account.id, "message " + std::to_string(message_id) + " from " + contact.address + " refused: its x-fcpmail-signature " +
          (read.key_problem.empty() ? "does not verify with the sender's key (forged or altered)"
                                    : "cannot be checked (the sender's key is unknown: " + read.key_problem + ")") +
          "; not stored, not acknowledged");

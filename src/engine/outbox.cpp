@@ -131,7 +131,7 @@ Result<std::int64_t> Engine::Impl::submit_message(const AccountRow& account, con
         o.bind(2, outbox_id);
         o.exec();
       } else {
-        warn("cannot show message " + std::to_string(outbox_id) + " in the Outbox folder: " + std::string(describe(uid.error())));
+        warn_account(account.id, "cannot show message " + std::to_string(outbox_id) + " in the Outbox folder: " + std::string(describe(uid.error())));
       }
     }
     for (const auto& address : resolved) {
@@ -224,7 +224,7 @@ void Engine::Impl::reseal_legacy_outbox() {
     const std::string body_sealed = body ? seal(*body, outbox_aad(r.account_id, r.id, "body")) : r.body_sealed;
     if (!body) {
       ++unreadable;
-      warn("outbox message " + std::to_string(r.id) + " could not be sealed again: its body does not open (" + body.error() +
+      warn_account(r.account_id, "outbox message " + std::to_string(r.id) + " could not be sealed again: its body does not open (" + body.error() +
            "); cancel it with `fcpmail outbox cancel " + std::to_string(r.id) + "`");
     }
     const std::string subject_sealed = seal(r.subject, outbox_aad(r.account_id, r.id, "subject"));
@@ -273,7 +273,7 @@ std::optional<OutboxEntry> Engine::Impl::load_outbox_entry(std::int64_t id) {
   } else {
     e.subject = "(unreadable: " + subject.error() + ")";
     if (unreadable_outbox_reported.insert(e.id).second)
-      warn("the subject of outbox message " + std::to_string(e.id) + " does not open (" + subject.error() +
+      warn_account(q.getColumn(5).getInt64(), "the subject of outbox message " + std::to_string(e.id) + " does not open (" + subject.error() +
            "): the row was altered or belongs to another; cancel it with `fcpmail outbox cancel " + std::to_string(e.id) + "`");
   }
   e.size = static_cast<std::size_t>(q.getColumn(3).getInt64());
@@ -370,7 +370,7 @@ Result<OutboxDetail> Engine::outbox_show(std::int64_t id) {
     } else {
       detail.headers = "(unreadable: " + body.error() + ")\r\n";
       if (impl_->unreadable_outbox_reported.insert(id).second)
-        impl_->warn("outbox message " + std::to_string(id) + " does not open (" + body.error() +
+        impl_->warn_account(q.getColumn(1).getInt64(), "outbox message " + std::to_string(id) + " does not open (" + body.error() +
                     "): the row was altered or belongs to another; cancel it with `fcpmail outbox cancel " + std::to_string(id) + "`");
     }
   }
@@ -459,7 +459,7 @@ void Engine::Impl::drop_outbox_copy(std::int64_t outbox_id) {
   // Only when nothing of it is held any more.
   if (db.execAndGet("SELECT COUNT(*) FROM delivery WHERE state = 'held' AND outbox_id = " + std::to_string(outbox_id)).getInt() > 0) return;
   if (auto r = deps.mailbox->remove(account, "Outbox", std::span<const std::uint32_t>(&uid, 1)); !r)
-    warn("cannot remove message " + std::to_string(outbox_id) + " from the Outbox folder: " + std::string(describe(r.error())));
+    remember_warning(account, "cannot remove message " + std::to_string(outbox_id) + " from the Outbox folder: " + std::string(describe(r.error())));
   db.exec("UPDATE outbox_message SET outbox_uid = NULL WHERE id = " + std::to_string(outbox_id));
 }
 
@@ -563,7 +563,7 @@ asio::awaitable<void> Engine::Impl::dispatch_delivery(std::int64_t delivery_id) 
     u.bind(2, now() + cfg.intervals.retry.count());
     u.bind(3, delivery_id);
     u.exec();
-    warn("message to " + short_address(contact->address) + " waits: " + why);
+    warn_account(account->id, "message to " + short_address(contact->address) + " waits: " + why);
   };
   // A channel we can send on: not closed, before its timeout (with a margin for the insert).
   std::optional<std::int64_t> channel_id;

@@ -329,7 +329,8 @@ asio::awaitable<void> Engine::Impl::process_rts(std::int64_t inbox_id) {
   }
   nlohmann::json j = {{"mailsite", f.mailsite}, {"to", f.to}, {"channel", f.channel}, {"initiatorSlot", f.initiator_slot},
                       {"responderSlot", f.responder_slot}, {"timeout", f.timeout_ms}};
-  const auto sealed = seal(j.dump(), "request:" + key_hash);
+  // replace: a stranger's fields may hold any byte; dump() would throw on invalid UTF-8.
+  const auto sealed = seal(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "request:" + key_hash);
   SQLite::Statement i(db, "INSERT INTO contact_request (account_id, identity_id, address, nickname, mailsite_uri, rsa_public, channel_key_hash, rts_sealed, received_at, state) "
                           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')");
   i.bind(1, account_id);
