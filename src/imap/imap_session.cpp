@@ -390,6 +390,18 @@ std::string Session::login_finished(const std::optional<std::string>& account) {
   return out;
 }
 
+std::string Session::login_unavailable(std::string_view why) {
+  std::string out;
+  if (!login_waiting_) return out;
+  login_waiting_ = false;
+  login_request_.reset();
+  login_checking_ = {};
+  consecutive_bad_ = 0;
+  out += std::exchange(login_tag_, {}) + " NO [UNAVAILABLE] " + std::string(why) + "\r\n";
+  if (!closed_) drain(out);
+  return out;
+}
+
 std::string Session::poll() {
   std::string out;
   if (pending_ == Pending::idle && state_ == State::selected) sync(out, true);
