@@ -141,6 +141,8 @@ class Session {
   // Brings view_ up to date with the store and writes the untagged responses.
   void sync(std::string& out, bool allow_expunge, bool force = false);
   void report_expunges(std::string& out);
+  // The message is in this view and not known to be expunged.
+  bool still_present(std::uint32_t uid) const;
   void unselect();
   void no(std::string& out, const std::string& tag, MailboxError e, std::string_view what);
   void bad(std::string& out, const std::string& tag, std::string_view text);
