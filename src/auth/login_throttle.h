@@ -16,9 +16,22 @@ struct LoginPolicy {
   std::chrono::milliseconds max_delay{30000};   // ... up to 30 s
   int lockout_failures = 20;                    // per user, across peers: locked for lockout_for
   std::chrono::seconds lockout_for{900};
-  // Attempts of one (user, peer) are checked one after another; at most this many wait behind the
-  // current one, further ones are refused at once (as locked out) instead of queueing for hours.
+  // Attempts of one (user, peer) are checked one after another, so parallel guesses each wait out
+  // their penalty. While that pair is being penalised, at most this many wait behind the current
+  // one; further ones are refused at once as unavailable instead of queueing for hours. Without a
+  // penalty (a client opening many connections with the right password) they all queue.
   std::size_t max_waiting = 8;
+  // Attempts the gate holds at once (waiting, serving a penalty or being checked), in all and per
+  // user: beyond either the attempt is refused as unavailable (try again shortly), so memory stays
+  // bounded and one user's burst cannot fill the queue for everyone else.
+  std::size_t max_queued = 1024;
+  std::size_t max_queued_per_user = 256;
+  // Threads running the slow check: this many at most, and no more than the machine has cores
+  // (each scrypt takes one core and 32 MiB while it runs).
+  unsigned max_workers = 2;
+  // Successful checks remembered (LoginCache) for this long, this many at most; 0 entries: none.
+  std::chrono::seconds cache_ttl{300};
+  std::size_t cache_entries = 1024;
 };
 
 // What to do with the next attempt of (user, peer).

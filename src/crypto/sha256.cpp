@@ -1,5 +1,6 @@
 #include "crypto/sha256.h"
 
+#include <cryptopp/hmac.h>
 #include <cryptopp/sha.h>
 
 namespace fcpmail::crypto {
@@ -10,6 +11,14 @@ std::string sha256(std::string_view data) {
   h.CalculateDigest(reinterpret_cast<CryptoPP::byte*>(digest.data()),
                     reinterpret_cast<const CryptoPP::byte*>(data.data()), data.size());
   return digest;
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  std::string mac(sha256_size, '\0');
+  CryptoPP::HMAC<CryptoPP::SHA256> h(reinterpret_cast<const CryptoPP::byte*>(key.data()), key.size());
+  h.CalculateDigest(reinterpret_cast<CryptoPP::byte*>(mac.data()), reinterpret_cast<const CryptoPP::byte*>(data.data()),
+                    data.size());
+  return mac;
 }
 
 std::string to_hex(std::string_view bytes) {

@@ -17,6 +17,11 @@
 #include <mutex>
 #include <set>
 
+#ifdef __linux__
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#endif
+
 namespace fcpmail::imap {
 
 namespace asio = boost::asio;
@@ -24,11 +29,18 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// How a connection has a login checked: the verdict (the account, or nothing) is posted to
-// `executor`. Held weakly by connections, which may outlive the server by a few handlers.
+// What a login check said: the account; or nothing (wrong user name or password); or a refusal
+// that judged no password (`temporary` says why).
+struct LoginAnswer {
+  std::optional<std::string> account;
+  std::optional<std::string> temporary;
+};
+
+// How a connection has a login checked: the answer is posted to `executor`. Held weakly by
+// connections, which may outlive the server by a few handlers.
 class LoginRunner {
  public:
-  using Done = std::function<void(std::optional<std::string>)>;
+  using Done = std::function<void(LoginAnswer)>;
   virtual ~LoginRunner() = default;
   virtual void check(LoginRequest request, std::string peer, asio::any_io_executor executor, Done done) = 0;
 };
@@ -39,7 +51,14 @@ class GateRunner final : public LoginRunner {
   explicit GateRunner(auth::LoginGate& gate) : gate_(gate) {}
   void check(LoginRequest request, std::string peer, asio::any_io_executor executor, Done done) override {
     gate_.check(std::move(request.user), std::move(request.password), std::move(peer), std::move(executor),
-                [done = std::move(done)](auth::LoginVerdict v) { done(std::move(v.account)); });
+                [done = std::move(done)](auth::LoginVerdict v) {
+                  LoginAnswer answer{std::move(v.account), std::nullopt};
+                  // A correct password is never answered as wrong: a refusal that checked no
+                  // password says it is temporary.
+                  if (v.unavailable) answer.temporary = "too many logins at once; try again in a moment";
+                  else if (v.locked_out) answer.temporary = "too many failed logins for this account; it is locked for a while";
+                  done(std::move(answer));
+                });
   }
 
  private:
@@ -55,12 +74,39 @@ class DirectRunner final : public LoginRunner {
   explicit DirectRunner(LoginCheck& check) : check_(check) {}
   void check(LoginRequest request, std::string, asio::any_io_executor executor, Done done) override {
     auto account = check_.check_login(request.user, request.password);
-    asio::post(executor, [done = std::move(done), account = std::move(account)]() mutable { done(std::move(account)); });
+    asio::post(executor, [done = std::move(done), account = std::move(account)]() mutable {
+      done(LoginAnswer{std::move(account), std::nullopt});
+    });
   }
 
  private:
   LoginCheck& check_;
 };
+
+#ifdef __linux__
+// TCP_QUICKACK: acknowledge what has arrived now rather than up to 40 ms later. A client that writes
+// a command in pieces (imaplib: the literal, then its CRLF in a second write) has the last piece held
+// back by its own Nagle algorithm until our ACK of the one before, and we have nothing to answer
+// until that last piece comes: with a delayed ACK each such command stalls ~40 ms (imaplib APPEND
+// ran at ~20 messages/s). Linux drops back to delayed ACKs by itself, so it is set after every read.
+class QuickAck {
+ public:
+  template <class Protocol> int level(const Protocol&) const { return IPPROTO_TCP; }
+  template <class Protocol> int name(const Protocol&) const { return TCP_QUICKACK; }
+  template <class Protocol> const void* data(const Protocol&) const { return &on_; }
+  template <class Protocol> std::size_t size(const Protocol&) const { return sizeof(on_); }
+
+ private:
+  int on_ = 1;
+};
+#endif
+
+void acknowledge_now([[maybe_unused]] tcp::socket& socket) {
+#ifdef __linux__
+  boost::system::error_code ignored;
+  socket.set_option(QuickAck{}, ignored);
+#endif
+}
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
@@ -145,6 +191,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     socket_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
       if (ec) return self->shutdown();
       if (self->done_) return;
+      acknowledge_now(self->socket_);
       self->last_active_ = std::chrono::steady_clock::now().time_since_epoch().count();
       self->evictable_ = false;  // busy until the next read is posted
       self->arm_timer();
@@ -171,9 +218,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (!request || !runner) return shutdown();
     // The pending check keeps the connection alive (no read or write is outstanding meanwhile).
     runner->check(std::move(*request), peer_, socket_.get_executor(),
-                  [self = shared_from_this()](std::optional<std::string> account) {
+                  [self = shared_from_this()](LoginAnswer answer) {
                     if (self->done_) return;
-                    std::string out = self->session_.login_finished(account);
+                    std::string out = answer.temporary ? self->session_.login_unavailable(*answer.temporary)
+                                                       : self->session_.login_finished(answer.account);
                     self->arm_timer();
                     self->after(std::move(out));
                   });
@@ -257,6 +305,12 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
           if (!e && self->acceptor.is_open()) self->accept();
         });
         return;
+      }
+      {
+        // Replies go out as soon as they are written: with Nagle's algorithm a client that sends a
+        // command in two pieces (a literal, imaplib's APPEND) waits ~40 ms for a delayed ACK each time.
+        boost::system::error_code ignored;
+        s.set_option(tcp::no_delay(true), ignored);
       }
       {
         std::lock_guard lock(self->mutex);

@@ -21,7 +21,11 @@
 // options (src/auth/login_gate.h: the password check on the gate's worker, a growing delay after
 // failures, lock-out) and whose verdict comes back to the connection's strand; other sessions are
 // served meanwhile. While a login is pending the connection reads nothing more (the client waits
-// for its answer anyway).
+// for its answer anyway). A refusal that judged no password (the gate is full, or the user is
+// locked out) is NO [UNAVAILABLE], never NO [AUTHENTICATIONFAILED].
+//
+// Accepted sockets use TCP_NODELAY, and on Linux TCP_QUICKACK after every read (see QuickAck in
+// imap_server.cpp: without it a command written in pieces, as imaplib writes literals, stalls ~40 ms).
 #pragma once
 #include "fcpmail/login.h"
 #include "fcpmail/mailbox.h"

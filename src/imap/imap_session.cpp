@@ -390,6 +390,18 @@ std::string Session::login_finished(const std::optional<std::string>& account) {
   return out;
 }
 
+std::string Session::login_unavailable(std::string_view why) {
+  std::string out;
+  if (!login_waiting_) return out;
+  login_waiting_ = false;
+  login_request_.reset();
+  login_checking_ = {};
+  consecutive_bad_ = 0;
+  out += std::exchange(login_tag_, {}) + " NO [UNAVAILABLE] " + std::string(why) + "\r\n";
+  if (!closed_) drain(out);
+  return out;
+}
+
 std::string Session::poll() {
   std::string out;
   if (pending_ == Pending::idle && state_ == State::selected) sync(out, true);
@@ -936,6 +948,11 @@ void Session::report_expunges(std::string& out) {
   }
 }
 
+bool Session::still_present(std::uint32_t uid) const {
+  auto it = std::lower_bound(view_.begin(), view_.end(), uid, [](const Entry& e, std::uint32_t x) { return e.uid < x; });
+  return it != view_.end() && it->uid == uid && !it->expunged;
+}
+
 void Session::ensure_view() {
   if (!pending_listing_) return;
   auto listing = std::move(pending_listing_);
@@ -1225,7 +1242,11 @@ void Session::cmd_fetch(const Command& c, std::string& out, bool uid, std::size_
       }
     }
   }
-  bool missing = false;
+  // RFC 2180 section 4.1: a message expunged by another session (known to this view, or found gone
+  // when read) is left out of the answer, and the command still succeeds, saying so with
+  // [EXPUNGEISSUED] (RFC 5530), as Dovecot does; a NO would make clients retry or give up.
+  bool expunged_elsewhere = false;
+  std::vector<std::uint32_t> unreadable;  // failed to read: expunged since this view looked, or broken
   if (needs_meta) plan_meta(*idx);
   // A reply to FETCH 1:* of a big folder runs to megabytes: once a few responses show their
   // size, room for all is made at once, instead of the string doubling (and briefly holding
@@ -1240,11 +1261,11 @@ void Session::cmd_fetch(const Command& c, std::string& out, bool uid, std::size_
       out.reserve(out.size() + std::min(max_reserve, per * (idx->size() - 63) + per * idx->size() / 16));
     }
     Entry& e = view_[i];
-    if (e.expunged) { missing = true; continue; }
+    if (e.expunged) { expunged_elsewhere = true; continue; }
     const MessageMeta* m = nullptr;
     if (needs_meta) {
       m = meta_at(i);
-      if (!m) { missing = true; continue; }
+      if (!m) { unreadable.push_back(e.uid); continue; }
     }
     std::string r = "* " + std::to_string(i + 1) + " FETCH (";
     bool first = true;
@@ -1300,7 +1321,7 @@ void Session::cmd_fetch(const Command& c, std::string& out, bool uid, std::size_
       }
       if (failed) break;
     }
-    if (failed) { missing = true; continue; }
+    if (failed) { unreadable.push_back(e.uid); continue; }
     if (seen_now[i] && !wants_flags) {
       sep();
       r += "FLAGS " + flags_text(e.flags, e.recent);
@@ -1308,13 +1329,24 @@ void Session::cmd_fetch(const Command& c, std::string& out, bool uid, std::size_
     r += ")\r\n";
     out += r;
   }
+  // Look at the folder again before calling a message that could not be read an error: it may have
+  // been expunged since this view was last brought up to date.
+  bool broken = false;
+  if (!unreadable.empty()) {
+    sync(out, false, true);
+    for (auto u : unreadable) {
+      if (still_present(u)) broken = true;
+      else expunged_elsewhere = true;
+    }
+  }
   sync(out, uid);
-  if (missing) {
+  if (broken) {
     consecutive_bad_ = 0;
-    out += c.tag + " NO some messages could not be fetched (expunged or unreadable)\r\n";
+    out += c.tag + " NO some messages could not be read\r\n";
     return;
   }
-  ok(out, c.tag, uid ? "UID FETCH completed" : "FETCH completed");
+  const std::string completed = uid ? "UID FETCH completed" : "FETCH completed";
+  ok(out, c.tag, expunged_elsewhere ? "[EXPUNGEISSUED] " + completed + "; some messages were expunged by another session" : completed);
 }
 
 void Session::cmd_store(const Command& c, std::string& out, bool uid, std::size_t a0) {
@@ -1354,17 +1386,25 @@ void Session::cmd_store(const Command& c, std::string& out, bool uid, std::size_
     auto it = std::lower_bound(view_.begin(), view_.end(), u.uid, [](const Entry& e, std::uint32_t x) { return e.uid < x; });
     if (it != view_.end() && it->uid == u.uid) it->flags = u.flags;
   }
-  if (!silent) {
-    for (auto i : *idx) {
-      const Entry& e = view_[i];
-      if (e.expunged) continue;
-      out += "* " + std::to_string(i + 1) + " FETCH (";
-      if (uid) out += "UID " + std::to_string(e.uid) + " ";
-      out += "FLAGS " + flags_text(e.flags, e.recent) + ")\r\n";
+  // store_flags skipped the messages another session expunged meanwhile: learn which (without
+  // reporting EXPUNGE yet) before answering for them. As for FETCH (RFC 2180 section 4.1), they
+  // are left out and the command succeeds with [EXPUNGEISSUED].
+  sync(out, false);
+  bool expunged_elsewhere = false;
+  for (auto i : *idx) {
+    const Entry& e = view_[i];
+    if (e.expunged) {
+      expunged_elsewhere = true;
+      continue;
     }
+    if (silent) continue;
+    out += "* " + std::to_string(i + 1) + " FETCH (";
+    if (uid) out += "UID " + std::to_string(e.uid) + " ";
+    out += "FLAGS " + flags_text(e.flags, e.recent) + ")\r\n";
   }
   sync(out, uid);
-  ok(out, c.tag, uid ? "UID STORE completed" : "STORE completed");
+  const std::string completed = uid ? "UID STORE completed" : "STORE completed";
+  ok(out, c.tag, expunged_elsewhere ? "[EXPUNGEISSUED] " + completed + "; some messages were expunged by another session" : completed);
 }
 
 void Session::cmd_copy(const Command& c, std::string& out, bool uid, std::size_t a0, bool move) {
@@ -1379,9 +1419,15 @@ void Session::cmd_copy(const Command& c, std::string& out, bool uid, std::size_t
     out += c.tag + " NO [READ-ONLY] mailbox is read-only\r\n";
     return;
   }
+  // Messages another session expunged are not copied; the rest are, and the command succeeds
+  // with [EXPUNGEISSUED] (RFC 5530) instead of failing for all: COPYUID names exactly what was
+  // copied. (Dovecot answers NO [EXPUNGEISSUED] and copies nothing.)
   std::vector<std::uint32_t> uids;
-  for (auto i : *idx)
-    if (!view_[i].expunged) uids.push_back(view_[i].uid);
+  bool expunged_elsewhere = false;
+  for (auto i : *idx) {
+    if (view_[i].expunged) expunged_elsewhere = true;
+    else uids.push_back(view_[i].uid);
+  }
   auto r = move ? mailbox_.move(account_, folder_, uids, c.args[a0 + 1].text)
                 : mailbox_.copy(account_, folder_, uids, c.args[a0 + 1].text);
   if (!r) {
@@ -1392,6 +1438,8 @@ void Session::cmd_copy(const Command& c, std::string& out, bool uid, std::size_t
     }
     return no(out, c.tag, r.error(), move ? "cannot move" : "cannot copy");
   }
+  if (r->source_uids.size() < uids.size()) expunged_elsewhere = true;  // gone since this view looked
+  const std::string gone = "some messages were expunged by another session";
   std::string code;
   if (!r->dest_uids.empty()) {
     // Source UIDs ascending, destinations in the same order (both compressible).
@@ -1407,11 +1455,21 @@ void Session::cmd_copy(const Command& c, std::string& out, bool uid, std::size_t
     }
     sync(out, true);
     report_expunges(out);
-    ok(out, c.tag, verb + " completed");
+    ok(out, c.tag, expunged_elsewhere ? "[EXPUNGEISSUED] " + verb + " completed; " + gone : verb + " completed");
     return;
   }
   sync(out, uid);
-  ok(out, c.tag, code + verb + " completed");
+  std::string text = verb + " completed";
+  if (expunged_elsewhere) {
+    if (code.empty()) {
+      code = "[EXPUNGEISSUED] ";
+      text += "; " + gone;
+    } else {
+      // One response code per response: COPYUID keeps the tagged OK, the news goes just before it.
+      out += "* OK [EXPUNGEISSUED] " + gone + " and were not copied\r\n";
+    }
+  }
+  ok(out, c.tag, code + text);
 }
 
 }  // namespace fcpmail::imap

@@ -72,6 +72,11 @@ class Session {
   // The verdict: the canonical account on success, nothing on failure. Returns the tagged answer
   // followed by the answers to any commands that arrived meanwhile.
   std::string login_finished(const std::optional<std::string>& account);
+  // The login was refused for now without the password being judged (the login gate is full, or
+  // the account is locked out for a while): NO [UNAVAILABLE] `why` (RFC 5530), which tells the
+  // client to try again later instead of asking the user for another password. Returns the same as
+  // login_finished().
+  std::string login_unavailable(std::string_view why);
 
   enum class State { not_authenticated, authenticated, selected, logout };
   State state() const { return state_; }
@@ -136,6 +141,8 @@ class Session {
   // Brings view_ up to date with the store and writes the untagged responses.
   void sync(std::string& out, bool allow_expunge, bool force = false);
   void report_expunges(std::string& out);
+  // The message is in this view and not known to be expunged.
+  bool still_present(std::uint32_t uid) const;
   void unselect();
   void no(std::string& out, const std::string& tag, MailboxError e, std::string_view what);
   void bad(std::string& out, const std::string& tag, std::string_view text);

@@ -152,7 +152,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       shared_->gate->check(std::move(request.user), std::move(request.password), peer_, socket_.get_executor(),
                            [self = shared_from_this()](auth::LoginVerdict verdict) {
                              if (!self->socket_.is_open()) return;
-                             self->process(self->session_.login_finished({verdict.account, verdict.locked_out}));
+                             self->process(self->session_.login_finished({verdict.account, verdict.locked_out, verdict.unavailable}));
                            });
       return;
     }
@@ -195,6 +195,10 @@ void Server::Shared::accept() {
   acceptor.async_accept([self = shared_from_this()](error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || self->stopped) return;
     if (!ec) {
+      // Replies go out at once: with Nagle's algorithm a reply written in pieces waits ~40 ms for
+      // the client's delayed ACK.
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       self->forget_closed();
       auto connection = std::make_shared<Connection>(std::move(socket), self);
       if (self->connections.size() >= self->options.max_sessions && !self->make_room()) {

@@ -394,6 +394,12 @@ Step Session::login_finished(const LoginOutcome& outcome) {
     step.output += reply(235, "2.7.0", "Authentication successful");
     return step;
   }
+  if (outcome.unavailable) {
+    // No password was judged, so this is no failed login: no delay, not counted (RFC 4954 454).
+    if (log_) log_("smtp: login as " + echo(user) + " refused for now (too many logins at once)");
+    step.output += reply(454, "4.7.0", "Temporary authentication failure: too many logins at once, try again in a moment");
+    return step;
+  }
   ++auth_failures_;
   if (log_) log_("smtp: failed login as " + echo(user) + (outcome.locked_out ? " (locked out)" : ""));
   step.delay = options_.auth_failure_delay;

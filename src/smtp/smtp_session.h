@@ -48,6 +48,7 @@ struct LoginRequest {
 struct LoginOutcome {
   std::optional<std::string> account;  // canonical address when user and password matched
   bool locked_out = false;             // refused unchecked: too many recent failures for this user
+  bool unavailable = false;            // refused unchecked for now: too many logins at once, or the check failed
 };
 
 // What the server must do after feeding bytes.

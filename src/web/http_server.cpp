@@ -284,6 +284,7 @@ void Server::Shared::accept() {
       });
       return;
     }
+    socket.set_option(tcp::no_delay(true), ec);  // no Nagle wait for a reply written in pieces; failing is harmless
     {
       self->forget_closed();
       if (self->connections.size() >= self->options.max_connections) {

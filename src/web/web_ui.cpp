@@ -274,6 +274,7 @@ HttpReply WebUi::finish_login(const auth::LoginVerdict& verdict) {
   expire();
   if (verdict.locked_out)
     return login_page("Too many failed logins for this account; try again later.", 429);
+  if (verdict.unavailable) return login_page("Too many logins at once; please try again in a moment.", 503);
   if (!verdict.account) return login_page("Wrong address or password.", 401);
   return start_session(*verdict.account, false);
 }

@@ -21,6 +21,13 @@ TEST_CASE("sha256: FIPS 180-2 vectors") {
   CHECK(sha256("abc").size() == 32);
 }
 
+TEST_CASE("hmac_sha256: RFC 4231 vectors") {
+  CHECK(to_hex(hmac_sha256(std::string(20, '\x0b'), "Hi There")) ==
+        "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  CHECK(to_hex(hmac_sha256("Jefe", "what do ya want for nothing?")) ==
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
 TEST_CASE("random_bytes: length and variety") {
   CHECK(random_bytes(0).empty());
   CHECK(random_bytes(33).size() == 33);

@@ -196,6 +196,39 @@ TEST_CASE("server: repeated failed logins are answered NO after the gate's delay
     CHECK(has(a.until("a3"), "a3 OK"));
   }
 }
+
+TEST_CASE("server: a login refused for load says NO [UNAVAILABLE], never AUTHENTICATIONFAILED; a lock-out likewise") {
+  World w;
+  SlowLogin slow(std::chrono::milliseconds(500));
+  auth::LoginPolicy policy;
+  policy.max_queued = 1;  // one login at a time, to fill the gate with two connections
+  policy.free_failures = 0;
+  policy.first_delay = std::chrono::milliseconds(0);
+  policy.lockout_failures = 1;
+  auth::LoginGate gate(slow, policy);
+  auto o = quick_options();
+  o.login_gate = &gate;
+  Running r(w, slow, o);
+  Conn a(r.port()), b(r.port());
+  a.line();
+  b.line();
+  a.send("a1 LOGIN alice@test.freemail secret\r\n");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // a's check is under way
+  b.send("b1 LOGIN alice@test.freemail secret\r\n");
+  CHECK(has(b.until("b1"), "b1 NO [UNAVAILABLE]"));
+  CHECK(has(a.until("a1"), "a1 OK"));
+  // Again now there is room: from the cache, without a second check.
+  b.send("b2 LOGIN alice@test.freemail secret\r\n");
+  CHECK(has(b.until("b2"), "b2 OK"));
+  CHECK(slow.calls == 1);
+  // One failure locks alice out here: then even the right password is refused as temporary.
+  Conn c(r.port());
+  c.line();
+  c.send("c1 LOGIN alice@test.freemail wrong\r\n");
+  CHECK(has(c.until("c1"), "c1 NO [AUTHENTICATIONFAILED]"));
+  c.send("c2 LOGIN alice@test.freemail secret\r\n");
+  CHECK(has(c.until("c2"), "c2 NO [UNAVAILABLE]"));
+}
 #endif
 
 TEST_CASE("server: without a gate the LoginCheck answers LOGIN and AUTHENTICATE (pipelined commands after it)") {

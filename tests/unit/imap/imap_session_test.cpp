@@ -249,11 +249,78 @@ TEST_CASE("no EXPUNGE during a non-UID FETCH; it comes with the next command tha
   auto out = b.send("f FETCH 1:3 UID");
   CHECK_FALSE(has(out, "EXPUNGE"));
   out = b.send("f2 FETCH 1 UID");  // now known to be gone, but still message 1 until reported
-  CHECK_FALSE(has(out, "EXPUNGE"));
-  CHECK(has(out, "f2 NO"));
+  CHECK_FALSE(has(out, "EXPUNGE\r\n"));
+  CHECK(has(out, "f2 OK [EXPUNGEISSUED]"));  // RFC 2180 4.1: no data for it, and no NO
   out = b.send("g NOOP");
   CHECK(has(out, "* 1 EXPUNGE"));
   CHECK(has(b.send("h FETCH 1 UID"), "* 1 FETCH (UID 2)"));
+}
+
+TEST_CASE("RFC 2180: FETCH of messages another session expunged answers OK [EXPUNGEISSUED], never NO") {
+  // Each way of reading a message, each time on a view that has not been told yet: message 1 is
+  // still in it, but its text and envelope are gone from the store.
+  for (const std::string items : {"BODY.PEEK[]", "ENVELOPE", "(FLAGS BODY.PEEK[HEADER])", "BODY[TEXT]"}) {
+    CAPTURE(items);
+    World w;
+    Client a(w), b(w);
+    a.login_select();
+    b.login_select();
+    a.send("d STORE 1 +FLAGS.SILENT (\\Deleted)");
+    a.send("e EXPUNGE");
+    auto out = b.send("f FETCH 1:3 " + items);
+    CHECK_FALSE(has(out, "f NO"));
+    CHECK_FALSE(has(out, "EXPUNGE\r\n"));  // not during a non-UID FETCH
+    CHECK_FALSE(has(out, "* 1 FETCH"));
+    CHECK(has(out, "* 2 FETCH"));
+    CHECK(has(out, "* 3 FETCH"));
+    CHECK(has(out, "f OK [EXPUNGEISSUED]"));
+    // Now known to be gone: the next FETCH leaves it out at once, still with OK.
+    out = b.send("f2 FETCH 1 FLAGS");
+    CHECK(has(out, "f2 OK [EXPUNGEISSUED]"));
+    CHECK_FALSE(has(out, "* 1 FETCH"));
+  }
+  World w;
+  Client a(w), b(w);
+  a.login_select();
+  b.login_select();
+  a.send("d STORE 1 +FLAGS.SILENT (\\Deleted)");
+  a.send("e EXPUNGE");
+  // UID FETCH may report the expunge; the expunged UID is left out.
+  auto out = b.send("u UID FETCH 1:* BODY.PEEK[]");
+  CHECK(has(out, "* 1 EXPUNGE"));
+  CHECK_FALSE(has(out, "u NO"));
+  CHECK(has(out, "* 2 FETCH (UID 2 "));  // numbered before the EXPUNGE that follows
+  // Once reported, nothing was expunged elsewhere: a plain OK.
+  CHECK(has(b.send("g FETCH 1:* UID"), "g OK FETCH completed"));
+}
+
+TEST_CASE("RFC 2180: STORE, COPY and MOVE of messages another session expunged answer OK [EXPUNGEISSUED]") {
+  World w;
+  Client a(w), b(w);
+  a.login_select();
+  b.login_select();
+  REQUIRE(has(a.send("c CREATE Archive"), "c OK"));
+  a.send("d STORE 1 +FLAGS.SILENT (\\Deleted)");
+  a.send("e EXPUNGE");
+  auto out = b.send("s STORE 1:3 +FLAGS (\\Flagged)");
+  CHECK_FALSE(has(out, "s NO"));
+  CHECK_FALSE(has(out, "* 1 FETCH"));
+  CHECK(has(out, "* 2 FETCH (FLAGS (\\Flagged))"));
+  CHECK(has(out, "* 3 FETCH (FLAGS (\\Flagged))"));
+  CHECK(has(out, "s OK [EXPUNGEISSUED]"));
+  // COPY copies what is left; COPYUID names exactly that, the expunge is told just before.
+  out = b.send("k COPY 1:3 Archive");
+  CHECK(has(out, "* OK [EXPUNGEISSUED]"));
+  CHECK(has(out, "k OK [COPYUID "));
+  CHECK(has(out, " 2:3 1:2] COPY completed"));
+  out = b.send("k2 COPY 1 Archive");  // nothing left to copy
+  CHECK(has(out, "k2 OK [EXPUNGEISSUED]"));
+  out = b.send("m MOVE 1:2 Archive");
+  CHECK_FALSE(has(out, "m NO"));
+  CHECK(has(out, "m OK [EXPUNGEISSUED]"));
+  CHECK(has(out, "* 1 EXPUNGE"));  // MOVE reports expunges (its own and the other session's)
+  auto archive = b.send("x STATUS Archive (MESSAGES)");
+  CHECK(has(archive, "(MESSAGES 3)"));  // 2 and 3 copied, 2 moved
 }
 
 TEST_CASE("hostile input: garbage lines get BAD and finally BYE; mid-literal data is just buffered") {

@@ -428,6 +428,24 @@ TEST_CASE("a locked-out user gets 454 and the failure counts") {
   CHECK(step.close);
 }
 
+TEST_CASE("a login refused for load gets 454 at once and is no failure; the right password then gets in") {
+  Options o = Fixture::make_options();
+  o.max_auth_failures = 1;  // one real failure would close the session
+  Fixture f(o);
+  f.say("EHLO c\r\n");
+  for (int i = 0; i < 3; ++i) {
+    Step step = f.session.feed("AUTH PLAIN " + f.plain("alice@aaaaaaaa.freemail", "secret") + "\r\n");
+    REQUIRE(step.login);
+    step = f.session.login_finished({std::nullopt, false, true});
+    CHECK(step.output.starts_with("454 4.7.0 Temporary authentication failure"));
+    CHECK(step.delay == std::chrono::milliseconds(0));
+    CHECK_FALSE(step.close);
+  }
+  Step step = f.session.feed("AUTH PLAIN " + f.plain("alice@aaaaaaaa.freemail", "secret") + "\r\n");
+  REQUIRE(step.login);
+  CHECK(f.resolve(*step.login).output.starts_with("235 "));
+}
+
 TEST_CASE("unknown commands, other verbs, and the bad-command limit") {
   Options o = Fixture::make_options();
   o.max_bad_commands = 3;

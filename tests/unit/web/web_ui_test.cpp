@@ -147,6 +147,9 @@ TEST_CASE("login needs the form's CSRF token; the password goes to the gate, not
   CHECK(refused.status == 429);
   CHECK(refused.body.find("Too many failed logins") != std::string::npos);
   CHECK(Fixture::header(refused, "Set-Cookie").empty());
+  fcpmail::auth::LoginVerdict busy;  // the login gate is full: temporary, not a wrong password
+  busy.unavailable = true;
+  CHECK(f.ui.finish_login(busy).status == 503);
 
   auto [cookie, csrf] = f.log_in();  // right after failures: delays are the gate's business
   CHECK(csrf.size() == 64);
