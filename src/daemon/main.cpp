@@ -221,6 +221,10 @@ int main(int argc, char** argv) {
   crypto::SealedBox box(*secret);
   auto db = store::open_database(options.data_dir / "fcpmail.db");
   if (!db) fail(db.error());
+  // Before the engine reseals anything: a wrong key must change nothing in the database.
+  if (auto opens = engine::check_secret_key(**db, box); !opens)
+    fail((options.data_dir / daemon::secret_key_file_name).string() + ": " + opens.error() +
+         "; put back the secret.key that belongs with this fcpmail.db (from your backup)");
 
   asio::io_context io;
 
