@@ -73,7 +73,15 @@ std::string timestamp() {
   return buffer;
 }
 
-void log_line(std::string_view line) { std::cerr << timestamp() << " " << line << std::endl; }
+// One line per event. Log lines quote what peers and strangers sent (an RTS's fields, a nickname,
+// an error text): a control byte among them becomes '?', so nobody can start a fake line of
+// their own or send escape sequences to the terminal that shows the log.
+void log_line(std::string_view line) {
+  std::string shown(line);
+  for (auto& c : shown)
+    if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7F) c = '?';
+  std::cerr << timestamp() << " " << shown << std::endl;
+}
 
 [[noreturn]] void fail(const std::string& why, int code = 1) {
   std::cerr << "fcpmaild: " << why << "\n";
@@ -221,6 +229,10 @@ int main(int argc, char** argv) {
   crypto::SealedBox box(*secret);
   auto db = store::open_database(options.data_dir / "fcpmail.db");
   if (!db) fail(db.error());
+  // Before the engine reseals anything: a wrong key must change nothing in the database.
+  if (auto opens = engine::check_secret_key(**db, box); !opens)
+    fail((options.data_dir / daemon::secret_key_file_name).string() + ": " + opens.error() +
+         "; put back the secret.key that belongs with this fcpmail.db (from your backup)");
 
   asio::io_context io;
 

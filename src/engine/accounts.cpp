@@ -261,4 +261,23 @@ asio::awaitable<void> Engine::Impl::announce_on_wot(std::int64_t account_id) {
   u.exec();
 }
 
+Result<void> check_secret_key(SQLite::Database& db, const crypto::SealedBox& secrets) {
+  // The private key of an account is sealed in the same transaction that makes the row, so every
+  // account has one; one that opens is enough (one that does not is a tampered row, said where it
+  // is used).
+  SQLite::Statement q(db, "SELECT id, rsa_private_sealed FROM account ORDER BY id");
+  int accounts = 0;
+  std::string why;
+  while (q.executeStep()) {
+    ++accounts;
+    const std::string blob = q.getColumn(1).getString();
+    auto opened = secrets.open(blob, "account:" + std::to_string(q.getColumn(0).getInt64()) + ":rsa");
+    if (opened) return {};
+    if (why.empty()) why = opened.error();
+  }
+  if (accounts == 0) return {};
+  return std::unexpected("the secret key does not open the private key of any of the " + std::to_string(accounts) +
+                         " account(s) in the database (" + why + "): it is not the key this data dir was made with");
+}
+
 }  // namespace fcpmail::engine

@@ -40,6 +40,12 @@ namespace fcpmail::engine {
 // Where log lines go: one sentence per event, in user words.
 using LogSink = std::function<void(std::string_view line)>;
 
+// Whether `secrets` is the key this database was sealed with: at least one account's private key
+// opens with it (a database without accounts has nothing to tell). Otherwise it is a sentence for
+// the user. A wrong secret.key (another data dir's, a mismatched backup) would start a daemon whose
+// every key, channel and mailbox fails to open, with no word said.
+Result<void> check_secret_key(SQLite::Database& db, const crypto::SealedBox& secrets);
+
 struct EngineDeps {
   boost::asio::io_context& io;
   SQLite::Database& db;

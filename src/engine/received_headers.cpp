@@ -135,15 +135,25 @@ std::optional<std::pair<std::uint32_t, std::size_t>> utf8_at(std::string_view s,
   return std::pair<std::uint32_t, std::size_t>{cp, n};
 }
 
+// Characters that change how the text after them is drawn: the bidirectional marks, embeddings,
+// overrides and isolates, and the line and paragraph separators. In a claimed name they would draw
+// the " (via <peer>)" that follows it reversed or on a line of its own.
+bool is_layout_control(std::uint32_t cp) {
+  return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x2028 && cp <= 0x202E) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
 // The claimed text as a display name may show it: valid UTF-8 (anything else becomes U+FFFD),
-// control characters as spaces, blanks collapsed, at most max_claimed_name bytes ("..." when cut).
+// control characters (layout controls too) as spaces, blanks collapsed, at most max_claimed_name
+// bytes ("..." when cut).
 std::string clean_claimed(std::string_view raw) {
   std::string out;
   bool cut = false;
   for (std::size_t i = 0; i < raw.size();) {
     std::string piece;
     if (auto cp = utf8_at(raw, i)) {
-      const bool control = cp->first < 0x20 || cp->first == 0x7F || (cp->first >= 0x80 && cp->first < 0xA0);
+      const bool control =
+          cp->first < 0x20 || cp->first == 0x7F || (cp->first >= 0x80 && cp->first < 0xA0) || is_layout_control(cp->first);
       if (control) piece = " ";
       else piece = std::string(raw.substr(i, cp->second));
       i += cp->second;

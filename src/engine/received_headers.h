@@ -16,8 +16,8 @@
 //    (another address, several, a group, a non-Freemail address, unparsable, several From fields)
 //    each From field is renamed `X-Original-From` in place and one
 //    `From: "<claimed name or address> (via <peer>)" <peer>` goes first; the claimed text is
-//    decoded from RFC 2047, cleaned (no control characters, invalid UTF-8 replaced) and capped,
-//    and written as a quoted string, or as RFC 2047 UTF-8 words when it is not ASCII. A message
+//    decoded from RFC 2047, cleaned (no control characters nor bidirectional overrides, invalid
+//    UTF-8 replaced) and capped, and written as a quoted string, or as RFC 2047 UTF-8 words when it is not ASCII. A message
 //    without From gets `From: <peer>`.
 //  * Sender: the same test; a Sender that names anyone but the peer is renamed
 //    `X-Original-Sender` (IMAP's ENVELOPE then takes the sender from From).

@@ -76,6 +76,25 @@ std::string describe_time(std::int64_t ms) {
   return iso8601(to_time_point(ms));
 }
 
+// The WoT nickname a stranger chose, as the CLI, the log and the web UI may show it: without
+// control characters (C0, DEL, C1). WoT refuses them in a nickname, but what reaches the user's
+// terminal must not depend on the node's plugin: an escape sequence in the nickname of a contact
+// request could rewrite the lines the user reads before approving it.
+std::string shown_nickname(std::string_view raw) {
+  std::string out;
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    const auto c = static_cast<unsigned char>(raw[i]);
+    if (c < 0x20 || c == 0x7F) continue;
+    if (c == 0xC2 && i + 1 < raw.size() && static_cast<unsigned char>(raw[i + 1]) >= 0x80 &&
+        static_cast<unsigned char>(raw[i + 1]) < 0xA0) {  // U+0080..U+009F in UTF-8
+      ++i;
+      continue;
+    }
+    out += raw[i];
+  }
+  return out;
+}
+
 }  // namespace
 
 void Engine::Impl::ensure_rts_days(const AccountRow& account) {
@@ -300,7 +319,7 @@ asio::awaitable<void> Engine::Impl::process_rts(std::int64_t inbox_id) {
   WotFields wot_params_0{{"Message", "GetIdentity"}, {"Identity", *sender_id}, {"Truster", account->identity_id}};
   if (auto who = co_await node.wot(std::move(wot_params_0));
       who && who->count("Nickname"))
-    nickname = (*who)["Nickname"];
+    nickname = shown_nickname((*who)["Nickname"]);
   if (!nickname.empty()) sender_address = freemail::local_part_from_nickname(nickname) + "@" + sender_identity->domain();
 
   contact = contact_by_identity(account_id, *sender_id);

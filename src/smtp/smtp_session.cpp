@@ -10,6 +10,9 @@
 namespace fcpmail::smtp {
 namespace {
 
+// One reply line. Its text may quote what the client typed (the engine's sentence about a
+// recipient): replies are ASCII (RFC 5321), and a CR or LF in it would start a line of its own, so
+// any other byte is sent as '?'.
 std::string reply(int code, std::string_view enhanced, std::string_view text) {
   std::string out = std::to_string(code);
   out += ' ';
@@ -17,7 +20,7 @@ std::string reply(int code, std::string_view enhanced, std::string_view text) {
     out += enhanced;
     out += ' ';
   }
-  out += text;
+  for (const char c : text) out += (c >= 32 && c < 127) ? c : '?';
   out += "\r\n";
   return out;
 }

@@ -2,6 +2,7 @@
 // X-Fcpmail-* fields go, ours come first, and From names the peer unless it already did.
 #include "engine/received_headers.h"
 
+#include "crypto/base64.h"
 #include "freemail/address.h"
 #include "store/mime.h"
 
@@ -230,6 +231,20 @@ TEST_CASE("received headers: the claimed name is cleaned: encoded words, 8-bit, 
     const auto out = store("From: \"a\0b\rc\x01"s + "d\" <" + other + ">\r\n\r\nb");
     const auto from = envelope_from(out);
     CHECK(from.name.value_or("(none)") == "a bc d (via " + peer + ")");  // CR and LF are unfolded away
+  }
+  SUBCASE("bidirectional overrides cannot turn the \"(via peer)\" around") {
+    // U+202E RIGHT-TO-LEFT OVERRIDE, U+2067 RIGHT-TO-LEFT ISOLATE, U+200F RIGHT-TO-LEFT MARK,
+    // U+2028 LINE SEPARATOR: each would make a mail client draw what follows the claimed name
+    // (the peer's address) reversed or on another line.
+    for (const std::string& mark : {"\xE2\x80\xAE"s, "\xE2\x81\xA7"s, "\xE2\x80\x8F"s, "\xE2\x80\xA8"s}) {
+      CAPTURE(mark);
+      for (const std::string& claim : {"Bob" + mark + "x", "=?utf-8?b?" + crypto::base64_encode("Bob" + mark + "x") + "?="}) {
+        const auto out = store("From: " + claim + " <" + other + ">\r\n\r\nb");
+        const auto from = envelope_from(out);
+        REQUIRE(from.name.has_value());
+        CHECK(mime::decode_encoded_words(*from.name) == "Bob x (via " + peer + ")");
+      }
+    }
   }
   SUBCASE("a long name is capped") {
     const auto out = store("From: " + std::string(5000, 'N') + " <" + other + ">\r\n\r\nb");

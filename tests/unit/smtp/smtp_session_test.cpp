@@ -497,3 +497,19 @@ TEST_CASE("the session works without a Sent folder") {
   CHECK(out.ends_with("250 2.0.0 Queued as 1 in the fcpmail outbox; see `fcpmail outbox show 1`\r\n"));
   CHECK(submission.submitted.size() == 1);
 }
+
+TEST_CASE("a refusal that quotes what the client typed is sent as printable ASCII, one line") {
+  // The engine's sentence names the recipient as typed: 8-bit bytes (allowed in a RCPT address by
+  // the parser) or a line break in it must not reach the client raw (RFC 5321 replies are ASCII,
+  // and a CR LF would start a reply line of its own).
+  Fixture f;
+  f.submission.not_allowed["b\xe9" "b"] = "\"b\xe9" "b\" is revoked\r\n250 2.1.5 fake; allow them again";
+  f.authenticated();
+  REQUIRE(f.say("MAIL FROM:<alice@aaaaaaaa.freemail>\r\n").starts_with("250 "));
+  const std::string out = f.say("RCPT TO:<b\xe9" "b>\r\n");
+  CHECK(out.starts_with("550 "));
+  CHECK(out.ends_with("\r\n"));
+  CHECK(out.find("\r\n") == out.size() - 2);
+  for (const char c : out.substr(0, out.size() - 2)) CHECK((c >= 32 && c < 127));
+  CHECK(out.find("is revoked") != std::string::npos);
+}
