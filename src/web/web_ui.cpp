@@ -55,6 +55,7 @@ function flash(text, bad) {
   const f = document.getElementById('flash');
   f.textContent = text; f.className = bad ? 'warn' : 'muted';
 }
+let shownHeld = [];
 async function act(path, body) {
   const r = await fetch('/ui/api/' + path, {method: 'POST', credentials: 'same-origin',
     headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf}, body: JSON.stringify(body)});
@@ -98,7 +99,10 @@ function render(s) {
         held ? el('button', {class: 'go', id: 'approve-' + m.id, onclick: () => act('outbox/approve', {id: m.id})}, 'Approve') : '', ' ',
         open ? el('button', {class: 'stop', id: 'cancel-' + m.id, onclick: () => act('outbox/cancel', {id: m.id})}, 'Cancel') : '')];
   }), 'The outbox is empty.');
-  document.getElementById('approve-all').hidden = !s.owner || !s.outbox.some(m => m.recipients.some(r => r.code === 'held'));
+  // Approve all releases exactly the messages shown here, not whatever a mail client submitted
+  // since the page was drawn.
+  shownHeld = s.owner ? s.outbox.filter(m => m.recipients.some(r => r.code === 'held')).map(m => m.id) : [];
+  document.getElementById('approve-all').hidden = shownHeld.length === 0;
   table('rts', ['Date', 'Slot', 'Last result', 'Last poll', 'Next poll'], s.queues.rts.map(r =>
     [r.date, r.slot, r.last_result, when(r.last_poll), when(r.next_poll)]), 'No RTS keys are being polled.');
   table('channels', ['Peer', 'Role', 'State', 'Next send slot', 'Polled', 'Awaiting ack', 'Last fetch', 'Next retry'],
@@ -124,7 +128,13 @@ document.getElementById('copy').onclick = async () => {
     flash(document.execCommand('copy') ? 'Address copied.' : 'Select the address and copy it.', false);
   }
 };
-document.getElementById('approve-all').onclick = () => act('outbox/approve', {all: true});
+document.getElementById('approve-all').onclick = async () => {
+  const ids = shownHeld.slice();
+  for (const id of ids.slice(0, -1))
+    await fetch('/ui/api/outbox/approve', {method: 'POST', credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf}, body: JSON.stringify({id})});
+  if (ids.length) await act('outbox/approve', {id: ids[ids.length - 1]});
+};
 load();
 setInterval(load, 5000);
 )JS";

@@ -223,6 +223,27 @@ def main():
         assert api(http, token, "GET", "/api/requests")["requests"][0]["state"] == "denied"
         print("ok: Deny answered the contact request")
 
+        # Approve all releases the messages the page shows, not one a mail client slipped in since
+        # it was drawn: message 2 is shown, message 3 is submitted just before the click.
+        def mail(subject):
+            return {"from": ME, "to": ["bob"], "rfc822": "From: %s\r\nTo: bob\r\nSubject: %s\r\n\r\nhi\r\n" % (ME, subject)}
+        api(http, token, "POST", "/api/send", mail("Shown"))
+        ws.wait_for("!!document.getElementById('approve-2') && !document.getElementById('approve-all').hidden",
+                    "the second held message and Approve all")
+        ws.evaluate("(async () => { await fetch('/api/send', {method: 'POST', headers: {'Authorization': 'Bearer ' + %s,"
+                    " 'Content-Type': 'application/json'}, body: JSON.stringify(%s)});"
+                    " document.getElementById('approve-all').click(); })(); true"
+                    % (json.dumps(token), json.dumps(mail("Slipped in"))))
+        def code_of(message_id):
+            entry = next(m for m in api(http, token, "GET", "/api/outbox")["outbox"] if m["id"] == message_id)
+            return entry["recipients"][0]["code"]
+        deadline = time.time() + 20
+        while code_of(2) == "held" and time.time() < deadline:
+            time.sleep(0.1)
+        assert code_of(2) == "awaiting_cts", "Approve all did not release the message it showed"
+        assert code_of(3) == "held", "Approve all released a message the page did not show"
+        print("ok: Approve all released the shown message and not the one submitted after")
+
         # The link was for one use: opened again (say from the history) it only shows the login page.
         ws.call("Network.clearBrowserCookies")
         ws.call("Page.navigate", url=link)
