@@ -11,8 +11,8 @@ import os
 import re
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "abuse_support"))
-from local import Daemon, Failure, alive, normal_imap, normal_smtp, run, PASSWORD  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.abuse import Daemon, Failure, alive, normal_imap, normal_smtp, run, PASSWORD  # noqa: E402
 
 ROUTES = [
     ("GET", "/api/status", None), ("GET", "/api/queues", None), ("GET", "/api/accounts", None),

@@ -10,8 +10,8 @@ import socket
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_faults_support"))
-from harness import Harness  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.node_faults import Harness  # noqa: E402
 
 
 class RawFcp:

@@ -11,10 +11,10 @@ import sys
 import tempfile
 import time
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
-fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
-work = tempfile.mkdtemp()
-os.chmod(work, 0o700)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.paths import BUILD as build, FIXTURES as fixtures, scratch_dir  # noqa: E402
+
+work = scratch_dir()
 data = os.path.join(work, "data")
 HOUR = 3.6  # seconds, at --interval-scale 0.001
 daemon = None

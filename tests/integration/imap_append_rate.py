@@ -12,7 +12,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clients_daemon import Daemon, Failure  # noqa: E402
+from harness.clients import Daemon, Failure, run_main  # noqa: E402
 
 FLOOR = 200.0
 SECONDS = float(os.environ.get("FCPMAIL_APPEND_SECONDS", "4"))
@@ -49,8 +49,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (Failure, AssertionError) as e:
-        print("FAIL:", e)
-        sys.exit(1)
+    run_main(main)

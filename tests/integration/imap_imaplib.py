@@ -9,8 +9,8 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "imap_support"))
-from testserver import TestServer  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.imap_testserver import TestServer  # noqa: E402
 
 MESSAGE = (b"From: Zed <zed@example.freemail>\r\nTo: alice@test.freemail\r\n"
            b"Subject: appended\r\nDate: Thu, 10 Feb 1994 08:00:00 +0000\r\n\r\nappended body\r\n")

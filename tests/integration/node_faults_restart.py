@@ -9,8 +9,8 @@ import re
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_faults_support"))
-from harness import Harness  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.node_faults import Harness  # noqa: E402
 
 h = Harness("restart")
 try:

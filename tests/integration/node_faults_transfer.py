@@ -7,8 +7,8 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_faults_support"))
-from harness import Harness  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.node_faults import Harness  # noqa: E402
 
 # Which ClientPut / AllData (counted node-wide from the restart) the node breaks off.
 PUT_DROPS = "4,11,19,28,38"

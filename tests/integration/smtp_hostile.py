@@ -4,7 +4,9 @@ AUTH, commands in the wrong state, clients vanishing mid-command or mid-DATA, fl
 commands, oversized messages. Each gets its error; the server stays up and keeps serving others."""
 import base64, json, os, socket, subprocess, sys, tempfile, time
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.paths import BUILD as build  # noqa: E402
+
 server_bin = os.path.join(build, "fcpmail-smtp-testserver")
 ME = "alice@aaaaaaaabbbbbbbb.freemail"
 PW = "pw"

@@ -20,7 +20,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clients_daemon import BUILD, FIXTURES, PASSWORD, Daemon, Failure, wait_for  # noqa: E402
+from harness.clients import BUILD, FIXTURES, PASSWORD, Daemon, Failure, wait_for, run_main  # noqa: E402
 
 
 class Http:
@@ -246,8 +246,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (Failure, AssertionError) as e:
-        print("FAIL:", e)
-        sys.exit(1)
+    run_main(main)

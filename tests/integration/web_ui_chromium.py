@@ -10,7 +10,9 @@ Runs against fcpmail-web-testserver (the real HTTP server over an in-memory Cont
 (exit 0 with a note) when chromium is not installed."""
 import base64, json, os, shutil, socket, struct, subprocess, sys, tempfile, time, urllib.request
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.paths import BUILD as build  # noqa: E402
+
 ME = "alice@aaaaaaaabbbbbbbbccccccccddddddddeeeeeeeeffffffffgggg.freemail"
 
 

@@ -11,19 +11,18 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "..", "build")
-fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures")
+from .paths import BUILD, FIXTURES, scratch_dir
+
+build, fixtures = BUILD, FIXTURES
 
 
 class Harness:
     def __init__(self, name, scale="0.0001"):
         self.name = name
         self.scale = scale
-        self.work = tempfile.mkdtemp(prefix="node-faults-")
-        os.chmod(self.work, 0o700)
+        self.work = scratch_dir(prefix="node-faults-")
         self.data = os.path.join(self.work, "data")
         self.sim = None
         self.sim_runs = 0
