@@ -11,6 +11,7 @@ Runs against fcpmail-web-testserver (the real HTTP server over an in-memory Cont
 import base64, json, os, shutil, socket, struct, subprocess, sys, tempfile, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.daemon_set import stop_process  # noqa: E402
 from harness.paths import BUILD as build  # noqa: E402
 
 ME = "alice@aaaaaaaabbbbbbbbccccccccddddddddeeeeeeeeffffffffgggg.freemail"
@@ -235,11 +236,7 @@ def main():
         print("all web UI tests passed")
     finally:
         if browser:
-            browser.terminate()
-            try:
-                browser.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                browser.kill()
+            stop_process(browser)
         server.terminate()
         server.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)

@@ -14,6 +14,7 @@ import sys
 import time
 
 from .cli_session import CliSession
+from .daemon_set import stop_process
 from .paths import BUILD, FIXTURES, scratch_dir
 
 
@@ -56,12 +57,7 @@ class DaemonRun:
         """Stops what still runs (SIGTERM, SIGKILL after 10 s) and removes the scratch dir."""
         for p in (self.daemon, *self.others):
             if p and p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+                stop_process(p)
         shutil.rmtree(self.work, ignore_errors=True)
 
     # --- the daemon and its log
