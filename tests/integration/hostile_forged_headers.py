@@ -90,24 +90,14 @@ try:
     bob = session.create("bob")
     print("ok: accounts", alice, bob, "node", fcp)
 
-    def bob_rtsksk():
-        for r in cli_json("queues").get("rts", []):
-            m = re.fullmatch(r"KSK@([a-z]+)-\d{8}-\d+", r.get("key", ""))
-            if r.get("account") == bob and m:
-                return m.group(1)
-        return None
-
-    rtsksk = wait_for("bob's RTS KSKs in `fcpmail queues`", bob_rtsksk)
-    day = time.strftime("%Y%m%d", time.gmtime())
+    ksk = run.rts_ksk(bob)
 
     # Mallory, a Freemail-format peer: a mailpage under an SSK of its own ...
     m_insert, m_request = genssk()
     node_put(m_insert + "mailsite-1/mailpage", open(os.path.join(fixtures, "keys", "mallory.mailpage"), "rb").read(),
              "mallory.mailpage")
     mallory_site = "USK@" + m_request[4:-1] + "/mailsite/-1/mailpage"
-    accounts = cli_json("account", "list")
-    accounts = accounts if isinstance(accounts, list) else accounts.get("accounts", [])
-    ids = {a["address"]: a.get("identity_id") for a in accounts}
+    ids, _ = run.identity_ids()
     # ... and an RTS to bob naming a channel SSK and the first slot of each side's chain.
     c_insert, c_request = genssk()
     initiator_slot, responder_slot = random_slot(), random_slot()
@@ -116,8 +106,8 @@ try:
         "--recipient-mailpage", os.path.join(fixtures, "keys", "bob.mailpage"), "--mailsite", mallory_site,
         "--to", ids[bob], "--channel", c_insert, "--initiator-slot", initiator_slot,
         "--responder-slot", responder_slot, "--timeout", str(int(time.time() * 1000) + 150_000), "--out", rts_path)
-    node_put(f"KSK@{rtsksk}-{day}-1", open(rts_path, "rb").read(), "rts-1")
-    print("ok: mallory's RTS on", f"KSK@{rtsksk}-{day}-1")
+    node_put(ksk(1), open(rts_path, "rb").read(), "rts-1")
+    print("ok: mallory's RTS on", ksk(1))
 
     request = wait_for("mallory's contact request", lambda: (session.requests_of(bob) or [None])[0])
     mallory = request["from"]

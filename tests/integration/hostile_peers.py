@@ -44,24 +44,12 @@ try:
     bob = create("bob")
     print("ok: accounts", alice, bob, "node", fcp)
 
-    accounts = cli_json("account", "list")
-    accounts = accounts if isinstance(accounts, list) else accounts.get("accounts", [])
-    ids = {a["address"]: a.get("identity_id") for a in accounts}
+    ids, accounts = run.identity_ids()
     if not ids.get(bob) or not ids.get(alice):
         fail("no identity ids in `fcpmail account list --json`: " + json.dumps(accounts))
 
     # The KSKs the daemon polls for bob, as `fcpmail queues` shows them.
-    def bob_rtsksk():
-        for r in cli_json("queues").get("rts", []):
-            m = re.fullmatch(r"KSK@([a-z]+)-\d{8}-\d+", r.get("key", ""))
-            if r.get("account") == bob and m:
-                return m.group(1)
-        return None
-
-    wait_for("bob's RTS KSKs in `fcpmail queues`", lambda: bob_rtsksk() is not None)
-    rtsksk = bob_rtsksk()
-    day = time.strftime("%Y%m%d", time.gmtime())
-    ksk = lambda n: f"KSK@{rtsksk}-{day}-{n}"
+    ksk = run.rts_ksk(bob)
     print("ok: bob's RTS KSK", ksk("N"))
 
     # Mallory's mailpage, published under an SSK of mallory's own.

@@ -39,23 +39,12 @@ try:
     bob = create("bob")
     print("ok: account", bob, "node", fcp, "interval scale", SCALE)
 
-    accounts = cli_json("account", "list")
-    accounts = accounts if isinstance(accounts, list) else accounts.get("accounts", [])
-    bob_id = {a["address"]: a.get("identity_id") for a in accounts}.get(bob)
+    ids, accounts = run.identity_ids()
+    bob_id = ids.get(bob)
     if not bob_id:
         fail("no identity id in `fcpmail account list --json`: " + json.dumps(accounts))
 
-    def bob_rtsksk():
-        for r in cli_json("queues").get("rts", []):
-            m = re.fullmatch(r"KSK@([a-z]+)-\d{8}-\d+", r.get("key", ""))
-            if r.get("account") == bob and m:
-                return m.group(1)
-        return None
-
-    wait_for("bob's RTS KSKs in `fcpmail queues`", lambda: bob_rtsksk() is not None)
-    rtsksk = bob_rtsksk()
-    day = time.strftime("%Y%m%d", time.gmtime())
-    ksk = lambda n: f"KSK@{rtsksk}-{day}-{n}"
+    ksk = run.rts_ksk(bob)
 
     m_insert, m_request = genssk(fcp)
     node_put(fcp, m_insert + "mailsite-1/mailpage", open(os.path.join(fixtures, "keys", "mallory.mailpage"), "rb").read(),

@@ -131,6 +131,25 @@ class DaemonRun:
         r = self.cli_json("contacts", "list", "--account", account)
         return r if isinstance(r, list) else r.get("contacts", [])
 
+    def identity_ids(self):
+        """{address: identity id} of every account, from `fcpmail account list --json`."""
+        accounts = self.cli_json("account", "list")
+        accounts = accounts if isinstance(accounts, list) else accounts.get("accounts", [])
+        return {a["address"]: a.get("identity_id") for a in accounts}, accounts
+
+    def rts_ksk(self, account):
+        """n -> the KSK of today's n-th RTS slot of `account`, once `fcpmail queues` lists its KSKs."""
+        def prefix():
+            for r in self.cli_json("queues").get("rts", []):
+                m = re.fullmatch(r"KSK@([a-z]+)-\d{8}-\d+", r.get("key", ""))
+                if r.get("account") == account and m:
+                    return m.group(1)
+            return None
+
+        rtsksk = self.wait_for(f"{account.split('@')[0]}'s RTS KSKs in `fcpmail queues`", prefix)
+        day = time.strftime("%Y%m%d", time.gmtime())
+        return lambda n: f"KSK@{rtsksk}-{day}-{n}"
+
     # --- a raw peer on the node
     def node(self, fcp, *args, check=True):
         return self.cli("node", *args, "--fcp", fcp, check=check)
