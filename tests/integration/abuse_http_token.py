@@ -13,6 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness.abuse import Daemon, Failure, alive, normal_imap, normal_smtp, run, PASSWORD  # noqa: E402
+from harness.clients import Http  # noqa: E402
 
 ROUTES = [
     ("GET", "/api/status", None), ("GET", "/api/queues", None), ("GET", "/api/accounts", None),
@@ -29,26 +30,6 @@ ROUTES = [
     ("POST", "/api/web/login", {}), ("POST", "/api/web/login", {"account": "ALICE"}),
     ("GET", "/api", None), ("GET", "/api/nothing", None),
 ]
-
-
-class Http:
-    def __init__(self, d):
-        host, port = d.control["http"].rsplit(":", 1)
-        self.host, self.port = host, int(port)
-
-    def request(self, method, target, body=None, headers=None):
-        c = http.client.HTTPConnection(self.host, self.port, timeout=20)
-        h = {"Host": "127.0.0.1"}
-        h.update(headers or {})
-        data = None
-        if body is not None:
-            data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-            h.setdefault("Content-Type", "application/json")
-        c.request(method, target, data, h)
-        r = c.getresponse()
-        out = (r.status, r.getheaders(), r.read().decode(errors="replace"))
-        c.close()
-        return out
 
 
 def snapshot(d):

@@ -20,27 +20,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness.clients import BUILD, FIXTURES, PASSWORD, Daemon, Failure, wait_for, run_main  # noqa: E402
-
-
-class Http:
-    def __init__(self, d):
-        host, port = d.control["http"].rsplit(":", 1)
-        self.host, self.port = host, int(port)
-
-    def request(self, method, target, body=None, headers=None):
-        c = http.client.HTTPConnection(self.host, self.port, timeout=20)
-        h = {"Host": "127.0.0.1"}
-        h.update(headers or {})
-        data = None
-        if body is not None:
-            data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-            h.setdefault("Content-Type", "application/json")
-        c.request(method, target, data, h)
-        r = c.getresponse()
-        out = (r.status, dict(r.getheaders()), r.read().decode(errors="replace"))
-        c.close()
-        return out
+from harness.clients import BUILD, FIXTURES, PASSWORD, Daemon, Failure, wait_for, run_main, Http  # noqa: E402
 
 
 def page_csrf(page):

@@ -3,6 +3,7 @@ private temp dir, on free 127.0.0.1 ports, with two accounts (alice, bob; fixtur
 each in the other's contacts under a petname. Mail between them really travels over the simulated
 network (mailsite, RTS, channel slots), as between two people. clients_daemon.py checks the
 fixture itself. run_main(main) is how each of these scripts reports a Failure or a failed assert."""
+import http.client
 import imaplib
 import json
 import os
@@ -145,6 +146,29 @@ class Daemon:
             return out
         finally:
             c.logout()
+
+
+class Http:
+    """Plain HTTP/1.1 requests to the daemon's control/web listener; a dict body goes as JSON.
+    request() returns (status, headers as a dict, body text)."""
+
+    def __init__(self, d):
+        host, port = d.control["http"].rsplit(":", 1)
+        self.host, self.port = host, int(port)
+
+    def request(self, method, target, body=None, headers=None):
+        c = http.client.HTTPConnection(self.host, self.port, timeout=20)
+        h = {"Host": "127.0.0.1"}
+        h.update(headers or {})
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (str, bytes)) else json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        c.request(method, target, data, h)
+        r = c.getresponse()
+        out = (r.status, dict(r.getheaders()), r.read().decode(errors="replace"))
+        c.close()
+        return out
 
 
 def wait_for(what, predicate, timeout=60.0, step=0.1):

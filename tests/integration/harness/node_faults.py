@@ -116,6 +116,27 @@ class Harness:
             self.addr[name] = re.search(r"[a-z0-9]+@[a-z2-7]{52}\.freemail", out).group(0)
         self.cli("contacts", "add", self.addr["alice"], "--account", self.addr["bob"])  # bob accepts alice
 
+    def start(self):
+        """The sim, the daemon on it, and the two accounts."""
+        self.start_sim()
+        self.start_daemon()
+        self.create_accounts()
+
+    def send_both_ways(self, tag):
+        """One message alice -> bob and one bob -> alice, both tagged `tag`."""
+        self.send("alice", "bob", tag)
+        self.send("bob", "alice", tag)
+
+    def exchange(self, n, timeout):
+        """n messages each way, all delivered within `timeout` s and each in its INBOX exactly once;
+        returns (seconds to deliver, messages in the INBOXes, the daemon log written meanwhile)."""
+        mark = len(self.log_text())
+        for i in range(n):
+            self.send_both_ways(i)
+        took = self.wait_delivered(timeout)
+        total = self.check_exactly_once()
+        return took, total, self.log_text()[mark:]
+
     def send(self, frm, to, tag):
         subject = f"{self.name} {tag} from {frm}"
         path = os.path.join(self.work, "m.txt")
