@@ -110,6 +110,14 @@ def api(http, token, method, path, body=None):
         return json.loads(r.read())
 
 
+def page_post_status(ws, path, csrf=None):
+    """The HTTP status a script in the page gets for POST {id: 1} to `path` with the session cookie;
+    `csrf` (a JavaScript expression) is sent as X-CSRF-Token when given."""
+    headers = "{'Content-Type': 'application/json'" + (", 'X-CSRF-Token': " + csrf if csrf else "") + "}"
+    return ws.evaluate(f"fetch('{path}', {{method: 'POST', credentials: 'same-origin', headers: {headers},"
+                       " body: JSON.stringify({id: 1})}).then(r => r.status)")
+
+
 def main():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
@@ -174,10 +182,7 @@ def main():
         assert not ws.evaluate("!!document.getElementById('approve-1')"), "a view-only session shows Approve"
         assert not ws.evaluate("!!document.getElementById('deny-request-7')")
         # With the page's own CSRF token (what a script in the page could do): refused.
-        status = ws.evaluate("fetch('/ui/api/outbox/approve', {method: 'POST', credentials: 'same-origin',"
-                             " headers: {'Content-Type': 'application/json', 'X-CSRF-Token': "
-                             "document.querySelector('meta[name=csrf]').content}, body: JSON.stringify({id: 1})})"
-                             ".then(r => r.status)")
+        status = page_post_status(ws, "/ui/api/outbox/approve", "document.querySelector('meta[name=csrf]').content")
         assert status == 403, status
         outbox = api(http, token, "GET", "/api/outbox")["outbox"]
         assert outbox[0]["recipients"][0]["code"] == "held", outbox
@@ -198,13 +203,9 @@ def main():
         print("ok: `fcpmail web login` link opened the owner's session")
 
         # A request without the CSRF token is refused and changes nothing.
-        status = ws.evaluate("fetch('/ui/api/outbox/cancel', {method: 'POST', credentials: 'same-origin',"
-                             " headers: {'Content-Type': 'application/json'}, body: JSON.stringify({id: 1})})"
-                             ".then(r => r.status)")
+        status = page_post_status(ws, "/ui/api/outbox/cancel")
         assert status == 403, status
-        status = ws.evaluate("fetch('/ui/api/outbox/cancel', {method: 'POST', credentials: 'same-origin',"
-                             " headers: {'Content-Type': 'application/json', 'X-CSRF-Token': 'forged'},"
-                             " body: JSON.stringify({id: 1})}).then(r => r.status)")
+        status = page_post_status(ws, "/ui/api/outbox/cancel", "'forged'")
         assert status == 403, status
         outbox = api(http, token, "GET", "/api/outbox")["outbox"]
         assert outbox[0]["recipients"][0]["code"] == "held", outbox
