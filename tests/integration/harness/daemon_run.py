@@ -19,6 +19,9 @@ from .paths import BUILD, FIXTURES, scratch_dir
 
 
 
+LISTEN_ALL = ("--imap-listen", "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0")
+
+
 def random_slot():
     """A fresh Freemail slot: 32 random bytes in unpadded base32."""
     return base64.b32encode(os.urandom(32)).decode().rstrip("=")
@@ -68,18 +71,19 @@ class DaemonRun:
         """The daemon log lines that contain every fragment."""
         return [line for line in self.log_text().splitlines() if all(f in line for f in fragments)]
 
-    def start(self, fcp=None, tries=150):
-        """Starts fcpmaild (on its embedded simulated node, or on the node at `fcp`) once its
-        previous control.json is gone; returns (endpoints, the node's FCP address) when it has
-        written control.json (and, embedded, logged its node's address), polling every 0.1 s."""
+    def start(self, fcp=None, tries=150, listen=LISTEN_ALL, options=()):
+        """Starts fcpmaild (on its embedded simulated node, or on the node at `fcp`; with the
+        `listen` arguments and further `options`) once its previous control.json is gone; returns
+        (endpoints, the node's FCP address) when it has written control.json (and, embedded, logged
+        its node's address), polling every 0.1 s."""
         control = os.path.join(self.data, "control.json")
         if os.path.exists(control):
             os.remove(control)
         node_args = ["--fcp", fcp] if fcp else ["--embedded-node"]
         log = open(self.log_path, "a")
         self.daemon = subprocess.Popen(
-            [os.path.join(self.build, "fcpmaild"), "--data-dir", self.data, *node_args, "--imap-listen", "127.0.0.1:0",
-             "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--interval-scale", self.scale],
+            [os.path.join(self.build, "fcpmaild"), "--data-dir", self.data, *node_args, *listen,
+             "--interval-scale", self.scale, *options],
             stdout=log, stderr=log)
         for _ in range(tries):
             if os.path.exists(control):
