@@ -5,7 +5,6 @@ empty, Basic auth, the token in the query string) gets 401 and changes nothing (
 held, no account, contact or message appears). The web UI's state and actions without a session or
 with a forged cookie get 401; with a session but without or with a wrong CSRF token 403; a foreign
 Host header 421. The right token and a normal IMAP/SMTP session still work throughout."""
-import http.client
 import json
 import os
 import re

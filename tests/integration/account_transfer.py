@@ -10,12 +10,8 @@ same file is imported into daemon D on a second, fresh sim whose WebOfTrust neve
 identity is restored from its insert URI and the mailsite republished there (human output)."""
 import json
 import os
-import re
-import shutil
 import stat
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -5,13 +5,9 @@ is refused at RCPT with 550 5.7.1 and the sentence that says why and how to allo
 `fcpmail send` refuses likewise; `fcpmail contacts list` still shows bob revoked; bob's next
 message on the old channel and his next RTS on a new one do not reach alice's INBOX, and no
 contact request appears for her."""
-import json
 import os
-import shutil
 import smtplib
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

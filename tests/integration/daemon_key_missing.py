@@ -9,12 +9,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness.cli_session import wait_for_control  # noqa: E402
-from harness.paths import BUILD as build, FCPMAIL as cli_bin, FCPMAILD as daemon_bin, FIXTURES as fixtures, scratch_dir  # noqa: E402
+from harness.paths import FCPMAIL as cli_bin, FCPMAILD as daemon_bin, FIXTURES as fixtures, scratch_dir  # noqa: E402
 
 
 work = scratch_dir()

@@ -5,18 +5,16 @@ symbolic link, and changes nothing: the first keeps serving (IMAP login, control
 control.json is untouched. The lock is the kernel's (flock): after kill -9 of the holder, the lock file
 left behind does not block a restart, and the restarted daemon finds its account again."""
 import imaplib
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness.cli_session import wait_for_control  # noqa: E402
-from harness.paths import BUILD as build, FCPMAIL as cli_bin, FCPMAILD as daemon_bin, FIXTURES as fixtures, scratch_dir  # noqa: E402
+from harness.paths import FCPMAIL as cli_bin, FCPMAILD as daemon_bin, FIXTURES as fixtures, scratch_dir  # noqa: E402
 
 
 work = scratch_dir()

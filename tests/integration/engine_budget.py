@@ -5,10 +5,7 @@ must cost at most 20 FCP requests per hour (Freemail: up to 84)."""
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

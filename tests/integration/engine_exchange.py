@@ -3,13 +3,9 @@
 read back over IMAP: two accounts in one daemon complete the handshake with consent and approvals
 and exchange mail both ways; a denied stranger gets no channel; a SIGKILL in the middle of an
 exchange loses and duplicates nothing."""
-import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -10,10 +10,7 @@ row) instead of starting from scratch, which used to livelock."""
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -1,13 +1,9 @@
 #!/usr/bin/env python3
 """Two fcpmaild daemons sharing one simulated node (the first embeds it, the second reaches it over
 --fcp): alice in one, bob in the other, handshake with consent and mail both ways."""
-import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

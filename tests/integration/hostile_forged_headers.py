@@ -13,15 +13,12 @@ engine's verdict, `absent`: a Freemail peer does not sign), X-Fcpmail-Sender is 
 From is mallory, the claim is kept in the display name and in X-Original-From, SEARCH FROM the
 forged address matches nothing while SEARCH FROM mallory matches, the body is as sent, and bob's
 ack for the message appears on bob's side of the channel."""
-import base64
 import imaplib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -9,14 +9,9 @@ IMAP INBOX, the valid one makes exactly one contact request and no channel or CT
 keeps serving: afterwards a legitimate message from alice (a second account) still arrives.
 (The same blob on another UTC day's slot is covered by tests/unit/engine/hostile_peer_test.cpp:
 a past day stops being polled seconds after the account appears at this interval scale.)"""
-import base64
 import json
 import os
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

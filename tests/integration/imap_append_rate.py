@@ -5,7 +5,6 @@ stall per command when the server's socket waits (Nagle's algorithm on one side,
 the other). Appends small messages to alice's INBOX for a few seconds and prints messages/s; the
 assertion is only a floor (>= 200/s, so a loaded 2-core CI does not make it flaky); with the stall
 it is ~20/s. Then fetches them back to be sure they are all there."""
-import imaplib
 import os
 import re
 import sys

@@ -9,14 +9,11 @@ with `fcpmail node put`: an RTS with timeout now + 7 days (must become a contact
 a channel and a CTS), and one with timeout now + 10 days (beyond 7 days + 2 days of clock skew:
 refused with a sentence naming the limit), and a 1.2 MB RTS of junk header lines encrypted to bob
 (refused at once with a sentence naming the line cap)."""
-import base64
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -10,17 +10,15 @@ request pending (checked with `fcpmail outbox list --json` and `fcpmail requests
 The session shows alice's own counts and queues only (bob's held mail is not counted in it).
 Then `fcpmail web login` prints a one-time link; opening it gives a session whose Approve and
 request Approve work; the link cannot be used twice, and a forged link is refused."""
-import http.client
 import socket
 import json
 import os
 import re
 import smtplib
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness.clients import BUILD, FIXTURES, PASSWORD, Daemon, Failure, wait_for, run_main, Http  # noqa: E402
+from harness.clients import FIXTURES, PASSWORD, Daemon, Failure, wait_for, run_main, Http  # noqa: E402
 
 
 def page_csrf(page):

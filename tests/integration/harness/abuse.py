@@ -2,7 +2,6 @@
 accounts alice and bob), its resident memory, and one normal IMAP and SMTP session to prove that
 other users are still served while (and after) someone abuses the daemon."""
 import imaplib
-import os
 import smtplib
 import socket
 import sys
