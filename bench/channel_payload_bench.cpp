@@ -3,6 +3,7 @@
 // the engine's worker pool; mailbox deliver runs on the I/O thread, inside the engine's
 // transaction. Figures only, never pass/fail.
 //   bench_channel_payload_bench [MIB]     (default 32)
+#include "bench_support.h"
 #include "crypto/sealed_box.h"
 #include "engine/received_headers.h"
 #include "engine/wire.h"
@@ -20,22 +21,10 @@
 #include <string>
 
 using namespace fcpmail;
+using bench::fixture;
+using bench::thread_cpu_seconds;
 
 namespace {
-
-std::string fixture(const std::string& relative) {
-  std::ifstream in(std::string(FCPMAIL_FIXTURES) + "/" + relative, std::ios::binary);
-  if (!in) throw std::runtime_error("missing fixture " + relative);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 template <typename Op>
 void measure(const char* what, Op op) {

@@ -11,6 +11,7 @@
 //   one long line       one 2 MiB line (no line breaks)
 //   random 2 MiB        random bytes (refused at the RSA block)
 //   read_props 1.2 MB   the props parser alone on the 1.2 MB text (e.g. a mailpage or payload)
+#include "bench_support.h"
 #include "crypto/aes_cbc.h"
 #include "crypto/random.h"
 #include "freemail/props.h"
@@ -29,22 +30,11 @@
 #include <string>
 
 using namespace fcpmail;
+using bench::fixture;
+using bench::load_key;
+using bench::thread_cpu_seconds;
 
 namespace {
-
-std::string fixture(const std::string& relative) {
-  std::ifstream in(std::string(FCPMAIL_FIXTURES) + "/" + relative, std::ios::binary);
-  if (!in) throw std::runtime_error("missing fixture " + relative);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-crypto::RsaPrivateKey load_key(const std::string& name) {
-  auto k = freemail::read_rsa_key_file(fixture("keys/" + name + ".key"));
-  if (!k) throw std::runtime_error(name + ": " + k.error());
-  return *k;
-}
 
 // `kN=v` lines with distinct keys, CRLF, up to `size` bytes, then the empty line.
 std::string junk_props(std::size_t size) {
@@ -79,12 +69,6 @@ std::string seal_to(const std::string& plaintext, const crypto::RsaPublicKey& re
 // Keeps the blob at most 2 MiB after encryption (one RSA block, a signature block and padding).
 std::size_t plaintext_room(std::size_t total, const crypto::RsaPublicKey& key) {
   return total - 2 * key.block_size() - 2 * crypto::aes_block_size;
-}
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 // Best wall and CPU seconds of `rounds` runs. CPU time is the figure to compare: the machine may

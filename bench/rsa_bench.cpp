@@ -1,6 +1,7 @@
 // RSA-4096 (e = 17, as Freemail) and full RTS decode throughput, printed beside OpenSSL's own
 // `openssl speed -seconds 3 rsa4096` run in the same invocation. Figures only, never pass/fail.
 //   bench_rsa_bench [SECONDS]     (default 3 per measurement)
+#include "bench_support.h"
 #include "crypto/random.h"
 #include "crypto/rsa.h"
 #include "freemail/rsa_key_file.h"
@@ -16,28 +17,11 @@
 #include <string>
 
 using namespace fcpmail;
+using bench::fixture;
+using bench::load_key;
+using bench::thread_cpu_seconds;
 
 namespace {
-
-std::string fixture(const std::string& relative) {
-  std::ifstream in(std::string(FCPMAIL_FIXTURES) + "/" + relative, std::ios::binary);
-  if (!in) throw std::runtime_error("missing fixture " + relative);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-crypto::RsaPrivateKey load_key(const std::string& name) {
-  auto k = freemail::read_rsa_key_file(fixture("keys/" + name + ".key"));
-  if (!k) throw std::runtime_error(name + ": " + k.error());
-  return *k;
-}
-
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 // Runs `op` repeatedly for `seconds` of this thread's CPU time; returns operations per CPU second.
 // CPU time, not wall time, because `openssl speed` reports per user-CPU second too, and the

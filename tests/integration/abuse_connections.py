@@ -16,8 +16,8 @@ import sys
 import time
 import urllib.request
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "abuse_support"))
-from local import Daemon, Failure, alive, normal_imap, normal_smtp, rss_kib, run  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.abuse import Daemon, Failure, alive, normal_imap, normal_smtp, rss_kib, run  # noqa: E402
 
 COUNT = 1000
 # Protocols that must serve a normal session even while the flood fills their connection cap.

@@ -5,14 +5,14 @@ empty, Basic auth, the token in the query string) gets 401 and changes nothing (
 held, no account, contact or message appears). The web UI's state and actions without a session or
 with a forged cookie get 401; with a session but without or with a wrong CSRF token 403; a foreign
 Host header 421. The right token and a normal IMAP/SMTP session still work throughout."""
-import http.client
 import json
 import os
 import re
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "abuse_support"))
-from local import Daemon, Failure, alive, normal_imap, normal_smtp, run, PASSWORD  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.abuse import Daemon, Failure, alive, normal_imap, normal_smtp, run, PASSWORD  # noqa: E402
+from harness.clients import Http  # noqa: E402
 
 ROUTES = [
     ("GET", "/api/status", None), ("GET", "/api/queues", None), ("GET", "/api/accounts", None),
@@ -29,26 +29,6 @@ ROUTES = [
     ("POST", "/api/web/login", {}), ("POST", "/api/web/login", {"account": "ALICE"}),
     ("GET", "/api", None), ("GET", "/api/nothing", None),
 ]
-
-
-class Http:
-    def __init__(self, d):
-        host, port = d.control["http"].rsplit(":", 1)
-        self.host, self.port = host, int(port)
-
-    def request(self, method, target, body=None, headers=None):
-        c = http.client.HTTPConnection(self.host, self.port, timeout=20)
-        h = {"Host": "127.0.0.1"}
-        h.update(headers or {})
-        data = None
-        if body is not None:
-            data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-            h.setdefault("Content-Type", "application/json")
-        c.request(method, target, data, h)
-        r = c.getresponse()
-        out = (r.status, r.getheaders(), r.read().decode(errors="replace"))
-        c.close()
-        return out
 
 
 def snapshot(d):

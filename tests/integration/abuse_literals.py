@@ -13,8 +13,8 @@ import socket
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "abuse_support"))
-from local import Daemon, Failure, alive, normal_imap, normal_smtp, rss_kib, run, PASSWORD  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.abuse import Daemon, Failure, alive, normal_imap, normal_smtp, rss_kib, run, PASSWORD  # noqa: E402
 
 BOUND_KIB = 64 * 1024
 

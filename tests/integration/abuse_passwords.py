@@ -17,8 +17,8 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "abuse_support"))
-from local import Daemon, Failure, alive, imap_login, normal_imap, run, PASSWORD  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.abuse import Daemon, Failure, alive, imap_login, normal_imap, run, PASSWORD  # noqa: E402
 
 SLOW_CHECK = 2.0  # a check without penalty (scrypt ~0.4 s) stays below this even on a loaded 2-core machine
 

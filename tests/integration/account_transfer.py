@@ -10,33 +10,21 @@ same file is imported into daemon D on a second, fresh sim whose WebOfTrust neve
 identity is restored from its insert URI and the mailsite republished there (human output)."""
 import json
 import os
-import re
-import shutil
 import stat
-import subprocess
 import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_support"))
-from cli_session import imap_inbox, wait_for_control  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.cli_session import imap_inbox  # noqa: E402
+from harness.daemon_set import DaemonSet, stop_process  # noqa: E402
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
-fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
-work = tempfile.mkdtemp()
-os.chmod(work, 0o700)
-processes = []
 PASSPHRASE = "correct horse battery staple"
 
-
-def fail(why):
-    print("FAIL:", why)
-    for name in ("A", "B", "C", "D"):
-        try:
-            print(f"--- daemon {name}:\n" + open(os.path.join(work, name + ".log")).read()[-3000:])
-        except OSError:
-            pass
-    sys.exit(1)
+daemons = DaemonSet(["A", "B", "C", "D"], cli_timeout=120, wait_timeout=90)
+work = daemons.work
+fail, start_sim, run, cli, wait_for, create = (daemons.fail, daemons.start_sim, daemons.run, daemons.cli,
+                                               daemons.wait_for, daemons.create)
+requests, codes, stop = daemons.requests, daemons.codes, stop_process
 
 
 def check(condition, why):
@@ -44,86 +32,12 @@ def check(condition, why):
         fail(why)
 
 
-def start_sim(name):
-    log = open(os.path.join(work, name + ".log"), "w")
-    p = subprocess.Popen([os.path.join(build, "fcpmail-sim"), "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
-                         stderr=log, text=True)
-    processes.append(p)
-    line = p.stdout.readline()
-    m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
-    if not m:
-        fail(f"{name} did not start: {line!r}")
-    return m.group(1)
-
-
 def start(name, port):
-    data = os.path.join(work, name)
-    log = open(os.path.join(work, name + ".log"), "w")
-    p = subprocess.Popen([os.path.join(build, "fcpmaild"), "--data-dir", data, "--fcp", "127.0.0.1:" + port,
-                          "--imap-listen", "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-                          "--interval-scale", "0.0001"], stdout=log, stderr=log)
-    processes.append(p)
-    endpoints = wait_for_control(data)
-    if endpoints is None:
-        fail(name + " did not start")
-    return p, data, endpoints
-
-
-def stop(p):
-    p.terminate()
-    try:
-        p.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-
-
-def run(data, *args):
-    return subprocess.run([os.path.join(build, "fcpmail"), *args], capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          env=dict(os.environ, FCPMAIL_DATA_DIR=data), timeout=120)
-
-
-def cli(data, *args, stdin=None):
-    r = subprocess.run([os.path.join(build, "fcpmail"), *args], input=stdin, capture_output=True, text=True,
-                       env=dict(os.environ, FCPMAIL_DATA_DIR=data), timeout=120)
-    if r.returncode != 0:
-        fail(f"fcpmail {' '.join(args)}: {r.stdout} {r.stderr}")
-    return r
-
-
-def wait_for(what, pred, timeout=90):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if pred():
-                return
-        except (KeyError, IndexError, ValueError):
-            pass
-        time.sleep(0.2)
-    fail("timed out waiting for " + what)
-
-
-def create(data, name):
-    out = cli(data, "account", "create", name, "--password-stdin", "--rsa-key",
-              os.path.join(fixtures, "keys", name + ".key"), stdin="pw\n").stdout
-    return re.search(r"[a-z0-9]+@[a-z2-7]{52}\.freemail", out).group(0)
-
-
-def requests(data):
-    return json.loads(cli(data, "requests", "list", "--json").stdout)["requests"]
-
-
-def codes(data):
-    entries = json.loads(cli(data, "outbox", "list", "--json").stdout)["outbox"]
-    return {e["id"]: [r["code"] for r in e["recipients"]] for e in entries}
+    return daemons.start(name, ["--fcp", "127.0.0.1:" + port])
 
 
 def send(data, frm, to, body):
-    path = os.path.join(work, "m.txt")
-    with open(path, "w", newline="") as f:
-        f.write(f"From: {frm}\r\nTo: {to}\r\nSubject: account transfer\r\n\r\n{body}\r\n")
-    out = cli(data, "send", "--from", frm, "--to", to, "--file", path).stdout
-    m = int(re.search(r"#(\d+)", out).group(1))
+    m = daemons.send(data, frm, to, "account transfer", body)
     cli(data, "outbox", "approve", str(m))
     return m
 
@@ -238,7 +152,4 @@ try:
     print(f"ok: export {size} bytes in {export_seconds:.2f} s, import {import_seconds:.2f} s; after the move bob's mail "
           f"and a stranger's arrived exactly once on the new daemon; identity restored on a fresh node")
 finally:
-    for p in reversed(processes):
-        if p.poll() is None:
-            stop(p)
-    shutil.rmtree(work, ignore_errors=True)
+    daemons.finish()

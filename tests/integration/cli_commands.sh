@@ -3,20 +3,10 @@
 # the real server over an in-memory Control that moves messages the way the engine does), checking
 # the human output and --json of every command, the exit codes, and the refusals (no daemon,
 # wrong token, usage errors).
-set -euo pipefail
-build=${FCPMAIL_BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+source "$(dirname "$0")/harness/script.sh"
 cli="$build/fcpmail"
 server_bin="$build/fcpmail-web-testserver"
-for b in "$cli" "$server_bin"; do [ -x "$b" ] || { echo "missing $b"; exit 1; }; done
-
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+need "$cli" "$server_bin"
 me="alice@aaaaaaaabbbbbbbbccccccccddddddddeeeeeeeeffffffffgggg.freemail"
 bob="bob@bobbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.freemail"
 
@@ -30,7 +20,7 @@ echo "ok: no daemon"
 
 mkdir -p "$work/data"
 "$server_bin" --data-dir "$work/data" --user "$me" --password pw --seed >"$work/server.out" 2>"$work/server.err" &
-server_pid=$!
+child_pid=$!
 for _ in $(seq 50); do [ -s "$work/data/control.json" ] && break; sleep 0.1; done
 [ "$(stat -c %a "$work/data/control.token")" = 600 ] || fail "control.token is not 0600"
 export FCPMAIL_DATA_DIR="$work/data"
@@ -174,5 +164,5 @@ run status
 [ $rc = 0 ] || fail "status after restoring the token"
 echo "ok: wrong token refused"
 
-kill -0 "$server_pid" || fail "server died"
+kill -0 "$child_pid" || fail "server died"
 echo "all CLI tests passed"

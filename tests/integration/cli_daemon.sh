@@ -3,27 +3,17 @@
 # a contact, a message submitted over SMTP (swaks) waits as held, `outbox approve` releases it,
 # the recipient sees a contact request and approves it, and the message is delivered; `queues`,
 # `status` and the --json forms are checked along the way. Intervals scaled down (0.002).
-set -euo pipefail
-build=${FCPMAIL_BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-fixtures=${FCPMAIL_FIXTURES:-$(cd "$(dirname "$0")/../.." && pwd)/fixtures}
+source "$(dirname "$0")/harness/script.sh"
 cli="$build/fcpmail"
 daemon="$build/fcpmaild"
-if [ ! -x "$daemon" ]; then echo "FAIL: $daemon not built"; exit 1; fi
-
-work=$(mktemp -d)
-daemon_pid=""
-cleanup() {
-  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+need "$daemon"
 fail() { echo "FAIL: $*"; echo "--- daemon log (tail)"; tail -30 "$work/daemon.log"; exit 1; }
 
 mkdir -m 700 "$work/data"
 export FCPMAIL_DATA_DIR="$work/data"
 "$daemon" --data-dir "$work/data" --embedded-node --imap-listen 127.0.0.1:0 --smtp-listen 127.0.0.1:0 \
   --http-listen 127.0.0.1:0 --interval-scale 0.002 >"$work/daemon.log" 2>&1 &
-daemon_pid=$!
+child_pid=$!
 for _ in $(seq 100); do [ -s "$work/data/control.json" ] && break; sleep 0.1; done
 [ -s "$work/data/control.json" ] || fail "the daemon wrote no control.json"
 smtp=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['smtp'])" "$work/data/control.json")

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clients_daemon import BUILD, PASSWORD, Daemon, Failure  # noqa: E402
+from harness.clients import BUILD, PASSWORD, Daemon, Failure, run_main  # noqa: E402
 
 
 def cli_raw(d, *args):
@@ -117,8 +117,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (Failure, AssertionError) as e:
-        print("FAIL:", e)
-        sys.exit(1)
+    run_main(main)

@@ -19,17 +19,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clients_daemon import PASSWORD, Daemon, Failure  # noqa: E402
+from harness.abuse import rss_kib  # noqa: E402
+from harness.clients import PASSWORD, Daemon, Failure, run_main  # noqa: E402
 
 MiB = 1 << 20
-
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise Failure("no VmRSS for %d" % pid)
 
 
 class PeakRss:
@@ -260,10 +253,4 @@ def main():
 
 
 if __name__ == "__main__":
-    t0 = time.time()
-    try:
-        main()
-    except (Failure, AssertionError) as e:
-        print("FAIL:", repr(e))
-        sys.exit(1)
-    print("clients_abuse: all passed in %.1f s" % (time.time() - t0))
+    run_main(main, timed_as="clients_abuse")

@@ -11,12 +11,10 @@ mail from alice to bob travels over the simulated network, released at once by
 - IDLE on bob's INBOX reports a message from alice as soon as the engine stores it; the delay
   between storing (seen by a second session polling STATUS every 20 ms) and the untagged EXISTS
   is printed, as is the delivery time from SMTP submission to the IDLE notice."""
-import base64
 import imaplib
 import os
 import re
 import smtplib
-import socket
 import subprocess
 import sys
 import threading
@@ -24,7 +22,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clients_daemon import PASSWORD, Daemon, Failure, wait_for  # noqa: E402
+from harness.clients import PASSWORD, Daemon, Failure, wait_for, run_main  # noqa: E402
+from harness.lines import LineConnection  # noqa: E402
 
 TAG = uuid.uuid4().hex[:8]
 
@@ -247,31 +246,17 @@ def imaplib_session(d):
           "LOGOUT AUTHENTICATE)")
 
 
-class RawImap:
+class RawImap(LineConnection):
     def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=60)
-        self.buf = b""
+        super().__init__(port, timeout=60, closed=lambda: Failure("IMAP connection closed"))
         self.readline()
 
-    def readline(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise Failure("IMAP connection closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
     def command(self, tag, text):
-        self.s.sendall(tag + b" " + text + b"\r\n")
-        lines = []
-        while True:
-            line = self.readline()
-            lines.append(line)
-            if line.startswith(tag + b" "):
-                if not line.startswith(tag + b" OK"):
-                    raise Failure("%r: %r" % (text, lines))
-                return lines
+        self.send(tag + b" " + text + b"\r\n")
+        lines = self.until_tagged(tag)
+        if not lines[-1].startswith(tag + b" OK"):
+            raise Failure("%r: %r" % (text, lines))
+        return lines
 
 
 def idle_check(d):
@@ -345,10 +330,4 @@ def main():
 
 
 if __name__ == "__main__":
-    t0 = time.time()
-    try:
-        main()
-    except (Failure, AssertionError) as e:
-        print("FAIL:", repr(e))
-        sys.exit(1)
-    print("clients_imap: all passed in %.1f s" % (time.time() - t0))
+    run_main(main, timed_as="clients_imap")

@@ -16,7 +16,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clients_daemon import PASSWORD, Daemon, Failure, wait_for  # noqa: E402
+from harness.clients import PASSWORD, Daemon, Failure, wait_for, run_main  # noqa: E402
 
 
 def run(args, what, work, stdin=None, env=None, expect_ok=True):
@@ -157,10 +157,4 @@ def main():
 
 
 if __name__ == "__main__":
-    t0 = time.time()
-    try:
-        main()
-    except (Failure, AssertionError) as e:
-        print("FAIL:", repr(e))
-        sys.exit(1)
-    print("clients_smtp: all passed in %.1f s" % (time.time() - t0))
+    run_main(main, timed_as="clients_smtp")

@@ -5,90 +5,24 @@ is refused at RCPT with 550 5.7.1 and the sentence that says why and how to allo
 `fcpmail send` refuses likewise; `fcpmail contacts list` still shows bob revoked; bob's next
 message on the old channel and his next RTS on a new one do not reach alice's INBOX, and no
 contact request appears for her."""
-import json
 import os
-import shutil
 import smtplib
-import subprocess
 import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_support"))
-from cli_session import CliSession, wait_for_control  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.daemon_run import DaemonRun  # noqa: E402
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
-fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
 SCALE = "0.0001"
 
-work = tempfile.mkdtemp()
-os.chmod(work, 0o700)
-data = os.path.join(work, "data")
-daemon = None
-
-
-def fail(why):
-    print("FAIL:", why)
-    if daemon and daemon.poll() is None:
-        daemon.kill()
-    try:
-        print(open(os.path.join(work, "daemon.log")).read()[-4000:])
-    except OSError:
-        pass
-    sys.exit(1)
-
-
-def daemon_log():
-    return open(os.path.join(work, "daemon.log"), errors="replace").read()
-
-
-def cli(*args, stdin=None, check=True):
-    env = dict(os.environ, FCPMAIL_DATA_DIR=data)
-    r = subprocess.run([os.path.join(build, "fcpmail"), *args], input=stdin, capture_output=True, text=True, env=env,
-                       timeout=60)
-    if check and r.returncode != 0:
-        fail(f"fcpmail {' '.join(args)}: rc={r.returncode} {r.stdout} {r.stderr}")
-    return r
-
-
-def cli_json(*args):
-    return json.loads(cli(*args, "--json").stdout)
-
-
-def wait_for(what, pred, timeout=90):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if pred():
-                return
-        except (KeyError, IndexError, json.JSONDecodeError):
-            pass
-        time.sleep(0.2)
-    fail("timed out waiting for " + what)
-
-
-def outbox_codes(account):
-    entries = cli_json("outbox", "list", "--account", account)
-    if isinstance(entries, dict):
-        entries = entries.get("outbox", entries.get("messages", []))
-    return {e["id"]: [r["code"] for r in e["recipients"]] for e in entries}
-
-
-def contacts_of(account):
-    r = cli_json("contacts", "list", "--account", account)
-    return r if isinstance(r, list) else r.get("contacts", [])
-
-
-session = CliSession(cli, cli_json, fail, fixtures, work)
+run = DaemonRun(SCALE, cli_timeout=60, wait_timeout=90, log_tail=4000)
+work = run.work
+fail, daemon_log, cli, wait_for = run.fail, run.log_text, run.cli, run.wait_for
+outbox_codes, contacts_of = run.outbox_codes, run.contacts_of
+session = run.session
 
 try:
-    log = open(os.path.join(work, "daemon.log"), "w")
-    daemon = subprocess.Popen([os.path.join(build, "fcpmaild"), "--data-dir", data, "--embedded-node", "--imap-listen",
-                               "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-                               "--interval-scale", SCALE], stdout=log, stderr=log)
-    endpoints = wait_for_control(data)
-    if endpoints is None:
-        fail("daemon did not start")
+    endpoints, _ = run.start()
     alice = session.create("alice")
     bob = session.create("bob")
 
@@ -161,10 +95,4 @@ try:
         fail("bob's message after the revoke was delivered")
     print("ok: a revoke survives a submission")
 finally:
-    if daemon and daemon.poll() is None:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-    shutil.rmtree(work, ignore_errors=True)
+    run.finish()

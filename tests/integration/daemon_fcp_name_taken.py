@@ -10,8 +10,8 @@ import socket
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_faults_support"))
-from harness import Harness  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.node_faults import Harness  # noqa: E402
 
 
 class RawFcp:
@@ -42,9 +42,7 @@ class RawFcp:
 
 h = Harness("name-taken")
 try:
-    h.start_sim()
-    h.start_daemon()
-    h.create_accounts()
+    h.start()
     h.send("alice", "bob", "before")
     h.wait_delivered(90)
     m = re.search(r"as FCP client (\S+)", h.log_text())
@@ -82,8 +80,7 @@ try:
         h.fail(f"the waits after the takeovers do not grow: {waits} ms")
     print(f"ok: four takeovers in a row, the daemon waited {waits} ms before each reconnect")
 
-    h.send("alice", "bob", "after")
-    h.send("bob", "alice", "after")
+    h.send_both_ways("after")
     took = h.wait_delivered(120)
     total = h.check_exactly_once()
     print(f"ok: {len(h.sent)} messages sent before, during and after the takeovers, {total} in the INBOXes, "

@@ -9,19 +9,14 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_support"))
-from cli_session import wait_for_control  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.cli_session import wait_for_control  # noqa: E402
+from harness.paths import FCPMAIL as cli_bin, FCPMAILD as daemon_bin, FIXTURES as fixtures, scratch_dir  # noqa: E402
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
-fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
-daemon_bin = os.path.join(build, "fcpmaild")
-cli_bin = os.path.join(build, "fcpmail")
 
-work = tempfile.mkdtemp()
-os.chmod(work, 0o700)
+work = scratch_dir()
 data = os.path.join(work, "data")
 log_path = os.path.join(work, "daemon.log")
 daemon = None

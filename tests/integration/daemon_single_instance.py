@@ -5,25 +5,19 @@ symbolic link, and changes nothing: the first keeps serving (IMAP login, control
 control.json is untouched. The lock is the kernel's (flock): after kill -9 of the holder, the lock file
 left behind does not block a restart, and the restarted daemon finds its account again."""
 import imaplib
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_support"))
-from cli_session import wait_for_control  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.cli_session import wait_for_control  # noqa: E402
+from harness.paths import FCPMAIL as cli_bin, FCPMAILD as daemon_bin, FIXTURES as fixtures, scratch_dir  # noqa: E402
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
-fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
-daemon_bin = os.path.join(build, "fcpmaild")
-cli_bin = os.path.join(build, "fcpmail")
 
-work = tempfile.mkdtemp()
-os.chmod(work, 0o700)
+work = scratch_dir()
 data = os.path.join(work, "data")
 running = []
 

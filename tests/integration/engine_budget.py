@@ -5,47 +5,24 @@ must cost at most 20 FCP requests per hour (Freemail: up to 84)."""
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
-fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
-work = tempfile.mkdtemp()
-os.chmod(work, 0o700)
-data = os.path.join(work, "data")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.daemon_run import DaemonRun  # noqa: E402
+
 HOUR = 3.6  # seconds, at --interval-scale 0.001
-daemon = None
-
-
-def fail(why):
-    print("FAIL:", why)
-    try:
-        print(open(os.path.join(work, "daemon.log")).read()[-3000:])
-    except OSError:
-        pass
-    sys.exit(1)
+run = DaemonRun("0.001", cli_timeout=60, log_tail=3000)
+work, fixtures, fail = run.work, run.fixtures, run.fail
 
 
 def cli(*args, stdin=None):
-    r = subprocess.run([os.path.join(build, "fcpmail"), *args], input=stdin, capture_output=True, text=True,
-                       env=dict(os.environ, FCPMAIL_DATA_DIR=data), timeout=60)
-    if r.returncode != 0:
-        fail(f"fcpmail {' '.join(args)}: {r.stdout} {r.stderr}")
-    return r.stdout
+    return run.cli(*args, stdin=stdin).stdout
 
 
 try:
-    log = open(os.path.join(work, "daemon.log"), "w")
-    daemon = subprocess.Popen([os.path.join(build, "fcpmaild"), "--data-dir", data, "--embedded-node", "--no-imap",
-                               "--no-smtp", "--http-listen", "127.0.0.1:0", "--interval-scale", "0.001",
-                               "--contact-requests", "auto", "--outbound-approval", "auto"], stdout=log, stderr=log)
-    for _ in range(100):
-        if os.path.exists(os.path.join(data, "control.json")):
-            break
-        time.sleep(0.1)
+    run.start(tries=100, listen=("--no-imap", "--no-smtp", "--http-listen", "127.0.0.1:0"),
+              options=("--contact-requests", "auto", "--outbound-approval", "auto"))
     addr = {}
     for name in ("alice", "bob"):
         out = cli("account", "create", name, "--password-stdin", "--rsa-key", os.path.join(fixtures, "keys", name + ".key"),
@@ -85,7 +62,4 @@ try:
         fail("the head slot is not being polled every 5 minutes")
     print("ok")
 finally:
-    if daemon and daemon.poll() is None:
-        daemon.terminate()
-        daemon.wait(timeout=10)
-    shutil.rmtree(work, ignore_errors=True)
+    run.finish()

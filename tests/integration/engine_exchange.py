@@ -3,88 +3,25 @@
 read back over IMAP: two accounts in one daemon complete the handshake with consent and approvals
 and exchange mail both ways; a denied stranger gets no channel; a SIGKILL in the middle of an
 exchange loses and duplicates nothing."""
-import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_support"))
-from cli_session import CliSession, wait_for_control  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.daemon_run import DaemonRun  # noqa: E402
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
-fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
-daemon_bin = os.path.join(build, "fcpmaild")
-cli_bin = os.path.join(build, "fcpmail")
 SCALE = "0.0001"  # 12 h ack delay -> 4.3 s, 5 min polls -> 30 ms
 
-work = tempfile.mkdtemp()
-os.chmod(work, 0o700)
-data = os.path.join(work, "data")
-daemon = None
-
-
-def fail(why):
-    print("FAIL:", why)
-    if daemon and daemon.poll() is None:
-        daemon.kill()
-    try:
-        print(open(os.path.join(work, "daemon.log")).read()[-4000:])
-    except OSError:
-        pass
-    sys.exit(1)
+run = DaemonRun(SCALE, cli_timeout=60, wait_timeout=60, log_tail=4000)
+fail, cli, cli_json, wait_for, outbox_codes = run.fail, run.cli, run.cli_json, run.wait_for, run.outbox_codes
+session = run.session
+requests_of, inbox, create, send = session.requests_of, session.inbox, session.create, session.send
 
 
 def start_daemon():
-    global daemon
-    if os.path.exists(os.path.join(data, "control.json")):
-        os.remove(os.path.join(data, "control.json"))
-    log = open(os.path.join(work, "daemon.log"), "a")
-    daemon = subprocess.Popen([daemon_bin, "--data-dir", data, "--embedded-node", "--imap-listen", "127.0.0.1:0",
-                               "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-                               "--interval-scale", SCALE], stdout=log, stderr=log)
-    endpoints = wait_for_control(data)
-    if endpoints is None:
-        fail("daemon did not start")
+    endpoints, _ = run.start()
     return endpoints
-
-
-def cli(*args, stdin=None, check=True):
-    env = dict(os.environ, FCPMAIL_DATA_DIR=data)
-    r = subprocess.run([cli_bin, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
-    if check and r.returncode != 0:
-        fail(f"fcpmail {' '.join(args)}: rc={r.returncode} {r.stdout} {r.stderr}")
-    return r
-
-
-def cli_json(*args):
-    return json.loads(cli(*args, "--json").stdout)
-
-
-def wait_for(what, pred, timeout=60):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if pred():
-                return
-        except (KeyError, IndexError, json.JSONDecodeError):
-            pass
-        time.sleep(0.2)
-    fail("timed out waiting for " + what)
-
-
-def outbox_codes(account):
-    entries = cli_json("outbox", "list", "--account", account)
-    if isinstance(entries, dict):
-        entries = entries.get("outbox", entries.get("messages", []))
-    return {e["id"]: [r["code"] for r in e["recipients"]] for e in entries}
-
-
-session = CliSession(cli, cli_json, fail, fixtures, work)
-requests_of, inbox, create, send = session.requests_of, session.inbox, session.create, session.send
 
 
 try:
@@ -143,8 +80,8 @@ try:
     deadline = time.time() + 600
     while time.time() < deadline:
         time.sleep(kill_every)
-        daemon.send_signal(signal.SIGKILL)
-        daemon.wait()
+        run.daemon.send_signal(signal.SIGKILL)
+        run.daemon.wait()
         kills += 1
         endpoints = start_daemon()
         done_a = outbox_codes(alice)
@@ -165,11 +102,9 @@ try:
             fail(f"burst {i}: bob has {n_b}, alice has {n_a} copies")
     print(f"ok: {2 * count} messages exactly once across {kills} SIGKILLs")
 
-    daemon.send_signal(signal.SIGTERM)
-    if daemon.wait(timeout=10) != 0:
+    run.daemon.send_signal(signal.SIGTERM)
+    if run.daemon.wait(timeout=10) != 0:
         fail("daemon did not stop cleanly on SIGTERM")
     print("ok: all")
 finally:
-    if daemon and daemon.poll() is None:
-        daemon.kill()
-    shutil.rmtree(work, ignore_errors=True)
+    run.finish()

@@ -10,36 +10,21 @@ row) instead of starting from scratch, which used to livelock."""
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_support"))
-from cli_session import imap_inbox, wait_for_control  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.cli_session import imap_inbox  # noqa: E402
+from harness.daemon_run import DaemonRun  # noqa: E402
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
-fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
-work = tempfile.mkdtemp()
-os.chmod(work, 0o700)
-data = os.path.join(work, "data")
-daemon = None
-
-
-def fail(why):
-    print("FAIL:", why)
-    try:
-        print(open(os.path.join(work, "daemon.log")).read()[-4000:])
-    except OSError:
-        pass
-    sys.exit(1)
+run = DaemonRun("0.0001", cli_timeout=60, log_tail=4000)
+work, fixtures, fail = run.work, run.fixtures, run.fail
 
 
 def cli(*args, stdin=None):
+    """fcpmail, tried up to 5 times (the node drops connections on purpose here)."""
     for attempt in range(5):
-        r = subprocess.run([os.path.join(build, "fcpmail"), *args], input=stdin, capture_output=True, text=True,
-                           env=dict(os.environ, FCPMAIL_DATA_DIR=data), timeout=60)
+        r = run.cli(*args, stdin=stdin, check=False)
         if r.returncode == 0:
             return r.stdout
         time.sleep(0.5)
@@ -58,14 +43,7 @@ def inbox(endpoints, account):
 
 
 try:
-    log = open(os.path.join(work, "daemon.log"), "w")
-    daemon = subprocess.Popen([os.path.join(build, "fcpmaild"), "--data-dir", data, "--embedded-node",
-                               "--imap-listen", "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0", "--http-listen",
-                               "127.0.0.1:0", "--interval-scale", "0.0001", "--outbound-approval", "auto",
-                               "--sim-faults", "0.2,40"], stdout=log, stderr=log)
-    endpoints = wait_for_control(data)
-    if endpoints is None:
-        fail("daemon did not start")
+    endpoints, _ = run.start(tries=100, options=("--outbound-approval", "auto", "--sim-faults", "0.2,40"))
     addr = {}
     for name in ("alice", "bob"):
         out = cli("account", "create", name, "--password-stdin", "--rsa-key", os.path.join(fixtures, "keys", name + ".key"),
@@ -95,12 +73,9 @@ try:
             copies = sum(f"{other} says {i}\r\n" in m for m in box)
             if copies != 1:
                 fail(f"{who} has {copies} copies of {other}'s message {i}")
-    reconnects = open(os.path.join(work, "daemon.log")).read().count("node connection lost")
+    reconnects = run.log_text().count("node connection lost")
     if reconnects < 1:
         fail("the node never dropped the connection: the fault path was not exercised")
     print(f"ok: {2 * n} messages exactly once with 20% false DNFs and {reconnects} dropped connections")
 finally:
-    if daemon and daemon.poll() is None:
-        daemon.terminate()
-        daemon.wait(timeout=10)
-    shutil.rmtree(work, ignore_errors=True)
+    run.finish()

@@ -1,92 +1,31 @@
 #!/usr/bin/env python3
 """Two fcpmaild daemons sharing one simulated node (the first embeds it, the second reaches it over
 --fcp): alice in one, bob in the other, handshake with consent and mail both ways."""
-import json
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_support"))
-from cli_session import imap_inbox, wait_for_control  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.cli_session import imap_inbox  # noqa: E402
+from harness.daemon_set import DaemonSet  # noqa: E402
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
-fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
-work = tempfile.mkdtemp()
-os.chmod(work, 0o700)
-daemons = []
-
-
-def fail(why):
-    print("FAIL:", why)
-    for name in ("one", "two"):
-        try:
-            print(f"--- daemon {name}:\n" + open(os.path.join(work, name + ".log")).read()[-3000:])
-        except OSError:
-            pass
-    sys.exit(1)
+daemons = DaemonSet(["one", "two"], cli_timeout=60, wait_timeout=60)
+work = daemons.work
+fail, wait_for, create, requests, codes = daemons.fail, daemons.wait_for, daemons.create, daemons.requests, daemons.codes
 
 
 def start(name, node_args):
-    data = os.path.join(work, name)
-    log = open(os.path.join(work, name + ".log"), "w")
-    p = subprocess.Popen([os.path.join(build, "fcpmaild"), "--data-dir", data, *node_args, "--imap-listen", "127.0.0.1:0",
-                          "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--interval-scale", "0.0001"],
-                         stdout=log, stderr=log)
-    daemons.append(p)
-    endpoints = wait_for_control(data)
-    if endpoints is None:
-        fail(name + " did not start")
+    _, data, endpoints = daemons.start(name, node_args)
     return data, endpoints
 
 
-def cli(data, *args, stdin=None):
-    r = subprocess.run([os.path.join(build, "fcpmail"), *args], input=stdin, capture_output=True, text=True,
-                       env=dict(os.environ, FCPMAIL_DATA_DIR=data), timeout=60)
-    if r.returncode != 0:
-        fail(f"fcpmail {' '.join(args)}: {r.stdout} {r.stderr}")
-    return r.stdout
-
-
-def wait_for(what, pred, timeout=60):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if pred():
-                return
-        except (KeyError, IndexError, ValueError):
-            pass
-        time.sleep(0.2)
-    fail("timed out waiting for " + what)
-
-
-def create(data, name):
-    out = cli(data, "account", "create", name, "--password-stdin", "--rsa-key",
-              os.path.join(fixtures, "keys", name + ".key"), stdin="pw\n")
-    return re.search(r"[a-z0-9]+@[a-z2-7]{52}\.freemail", out).group(0)
-
-
-def requests(data):
-    r = json.loads(cli(data, "requests", "list", "--json"))
-    return r if isinstance(r, list) else r.get("requests", [])
-
-
-def codes(data):
-    entries = json.loads(cli(data, "outbox", "list", "--json"))
-    if isinstance(entries, dict):
-        entries = entries.get("outbox", entries.get("messages", []))
-    return {e["id"]: [r["code"] for r in e["recipients"]] for e in entries}
+def cli(data, *args):
+    return daemons.cli(data, *args).stdout
 
 
 def send(data, frm, to, body):
-    path = os.path.join(work, "m.txt")
-    with open(path, "w", newline="") as f:
-        f.write(f"From: {frm}\r\nTo: {to}\r\nSubject: two daemons\r\n\r\n{body}\r\n")
-    out = cli(data, "send", "--from", frm, "--to", to, "--file", path)
-    return int(re.search(r"#(\d+)", out).group(1))
+    return daemons.send(data, frm, to, "two daemons", body)
 
 
 def inbox(endpoints, account):
@@ -97,7 +36,7 @@ try:
     one, one_ep = start("one", ["--embedded-node"])
     port = None
     for _ in range(50):
-        m = re.search(r"embedded simulated node listening on 127\.0\.0\.1:(\d+)", open(os.path.join(work, "one.log")).read())
+        m = re.search(r"embedded simulated node listening on 127\.0\.0\.1:(\d+)", daemons.log_text("one"))
         if m:
             port = m.group(1)
             break
@@ -124,11 +63,4 @@ try:
         fail("alice's inbox: %r" % got)
     print("ok: two daemons on one sim exchanged mail both ways")
 finally:
-    for p in reversed(daemons):
-        if p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    shutil.rmtree(work, ignore_errors=True)
+    daemons.finish()

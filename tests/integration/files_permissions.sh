@@ -3,36 +3,25 @@
 # control.json, fcpmail.db, node.db and their -wal/-shm) 0600, whatever the caller's umask; it
 # refuses to start, with a non-zero exit and the chmod that fixes it, when group or others can
 # use the data dir.
-set -euo pipefail
-build=${FCPMAIL_BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
-fixtures=${FCPMAIL_FIXTURES:-$(cd "$(dirname "$0")/../.." && pwd)/fixtures}
+source "$(dirname "$0")/harness/script.sh"
 daemon="$build/fcpmaild"
 cli="$build/fcpmail"
-[ -x "$daemon" ] || { echo "FAIL: $daemon not built"; exit 1; }
-[ -x "$cli" ] || { echo "FAIL: $cli not built"; exit 1; }
-
-work=$(mktemp -d)
-daemon_pid=""
-cleanup() {
-  if [ -n "$daemon_pid" ]; then kill "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+need "$daemon" "$cli"
 fail() { echo "FAIL: $*"; [ -f "$work/daemon.log" ] && { echo "--- daemon log (tail)"; tail -20 "$work/daemon.log"; }; exit 1; }
 mode_of() { stat -c %a "$1"; }
 
 start_daemon() {  # start_daemon DIR: in the background, with a careless umask
   ( umask 022; exec "$daemon" --data-dir "$1" --embedded-node --imap-listen 127.0.0.1:0 --smtp-listen 127.0.0.1:0 \
       --http-listen 127.0.0.1:0 --interval-scale 0.002 ) >"$work/daemon.log" 2>&1 &
-  daemon_pid=$!
+  child_pid=$!
   for _ in $(seq 150); do
-    [ -s "$1/control.json" ] && grep -q "\"pid\": *$daemon_pid" "$1/control.json" && return 0
-    kill -0 "$daemon_pid" 2>/dev/null || fail "the daemon exited while starting"
+    [ -s "$1/control.json" ] && grep -q "\"pid\": *$child_pid" "$1/control.json" && return 0
+    kill -0 "$child_pid" 2>/dev/null || fail "the daemon exited while starting"
     sleep 0.1
   done
   fail "the daemon wrote no control.json"
 }
-stop_daemon() { kill "$daemon_pid"; wait "$daemon_pid" 2>/dev/null || true; daemon_pid=""; }
+stop_daemon() { kill "$child_pid"; wait "$child_pid" 2>/dev/null || true; child_pid=""; }
 
 # 1. A data dir that does not exist yet is created 0700 (the parent is an ordinary 0755 dir).
 data="$work/parent/data"

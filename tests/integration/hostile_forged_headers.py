@@ -13,113 +13,42 @@ engine's verdict, `absent`: a Freemail peer does not sign), X-Fcpmail-Sender is 
 From is mallory, the claim is kept in the display name and in X-Original-From, SEARCH FROM the
 forged address matches nothing while SEARCH FROM mallory matches, the body is as sent, and bob's
 ack for the message appears on bob's side of the channel."""
-import base64
 import imaplib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_support"))
-from cli_session import CliSession  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.daemon_run import DaemonRun, random_slot  # noqa: E402
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
-fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
-daemon_bin = os.path.join(build, "fcpmaild")
-cli_bin = os.path.join(build, "fcpmail")
-sim_bin = os.path.join(build, "fcpmail-sim")
 SCALE = "0.0001"  # 5 min polls -> 30 ms; a channel's 7 days -> 60 s
 
-work = tempfile.mkdtemp()
-os.chmod(work, 0o700)
-data = os.path.join(work, "data")
-daemon_log = os.path.join(work, "daemon.log")
-daemon = None
-sim = None
-
-
-def fail(why):
-    print("FAIL:", why)
-    for p in (daemon, sim):
-        if p and p.poll() is None:
-            p.kill()
-            p.wait()
-    try:
-        print(open(daemon_log, errors="replace").read()[-6000:])
-    except OSError:
-        pass
-    shutil.rmtree(work, ignore_errors=True)
-    sys.exit(1)
-
-
-def log_text():
-    return open(daemon_log, errors="replace").read()
+run = DaemonRun(SCALE, cli_timeout=60, wait_timeout=90)
+fixtures, work = run.fixtures, run.work
+fail, log_text, cli, cli_json, wait_for = run.fail, run.log_text, run.cli, run.cli_json, run.wait_for
+session = run.session
 
 
 def start_daemon():
     """fcpmaild on a separate fcpmail-sim process (FCP over TCP); returns (endpoints, sim FCP address)."""
-    global daemon, sim
-    sim = subprocess.Popen([sim_bin, "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
+    sim = subprocess.Popen([os.path.join(run.build, "fcpmail-sim"), "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
                            stderr=open(os.path.join(work, "sim.log"), "w"), text=True)
+    run.others.append(sim)
     m = re.search(r"listening on (127\.0\.0\.1:\d+)", sim.stdout.readline())
     if not m:
         fail("fcpmail-sim did not start")
-    log = open(daemon_log, "a")
-    daemon = subprocess.Popen([daemon_bin, "--data-dir", data, "--fcp", m.group(1), "--imap-listen", "127.0.0.1:0",
-                               "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-                               "--interval-scale", SCALE], stdout=log, stderr=log)
-    for _ in range(150):
-        if os.path.exists(os.path.join(data, "control.json")):
-            return json.load(open(os.path.join(data, "control.json"))), m.group(1)
-        if daemon.poll() is not None:
-            fail("daemon exited at start")
-        time.sleep(0.1)
-    fail("daemon did not start")
-
-
-def cli(*args, stdin=None, check=True):
-    env = dict(os.environ, FCPMAIL_DATA_DIR=data)
-    r = subprocess.run([cli_bin, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
-    if check and r.returncode != 0:
-        fail(f"fcpmail {' '.join(args)}: rc={r.returncode} {r.stdout} {r.stderr}")
-    return r
-
-
-def cli_json(*args):
-    return json.loads(cli(*args, "--json").stdout)
-
-
-def wait_for(what, pred, timeout=90):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            got = pred()
-            if got:
-                return got
-        except (KeyError, IndexError, json.JSONDecodeError):
-            pass
-        if daemon.poll() is not None:
-            fail("the daemon died while waiting for " + what)
-        time.sleep(0.2)
-    fail("timed out waiting for " + what)
-
-
-session = CliSession(cli, cli_json, fail, fixtures, work)
+    return run.start(fcp=m.group(1))
 
 
 def node(*args, check=True):
-    return cli("node", *args, "--fcp", fcp, check=check)
+    return run.node(fcp, *args, check=check)
 
 
 def node_put(uri, data_bytes, name):
-    path = os.path.join(work, name)
-    with open(path, "wb") as f:
-        f.write(data_bytes)
-    node("put", uri, "--file", path)
+    run.node_put(fcp, uri, data_bytes, name)
 
 
 def node_get(uri):
@@ -134,12 +63,7 @@ def node_get(uri):
 
 
 def genssk():
-    out = cli_json("node", "genssk", "--fcp", fcp)
-    return out["insert_uri"], out["request_uri"]
-
-
-def random_slot():
-    return base64.b32encode(os.urandom(32)).decode().rstrip("=")
+    return run.genssk(fcp)
 
 
 def header_fields(header_bytes):
@@ -163,24 +87,14 @@ try:
     bob = session.create("bob")
     print("ok: accounts", alice, bob, "node", fcp)
 
-    def bob_rtsksk():
-        for r in cli_json("queues").get("rts", []):
-            m = re.fullmatch(r"KSK@([a-z]+)-\d{8}-\d+", r.get("key", ""))
-            if r.get("account") == bob and m:
-                return m.group(1)
-        return None
-
-    rtsksk = wait_for("bob's RTS KSKs in `fcpmail queues`", bob_rtsksk)
-    day = time.strftime("%Y%m%d", time.gmtime())
+    ksk = run.rts_ksk(bob)
 
     # Mallory, a Freemail-format peer: a mailpage under an SSK of its own ...
     m_insert, m_request = genssk()
     node_put(m_insert + "mailsite-1/mailpage", open(os.path.join(fixtures, "keys", "mallory.mailpage"), "rb").read(),
              "mallory.mailpage")
     mallory_site = "USK@" + m_request[4:-1] + "/mailsite/-1/mailpage"
-    accounts = cli_json("account", "list")
-    accounts = accounts if isinstance(accounts, list) else accounts.get("accounts", [])
-    ids = {a["address"]: a.get("identity_id") for a in accounts}
+    ids, _ = run.identity_ids()
     # ... and an RTS to bob naming a channel SSK and the first slot of each side's chain.
     c_insert, c_request = genssk()
     initiator_slot, responder_slot = random_slot(), random_slot()
@@ -189,8 +103,8 @@ try:
         "--recipient-mailpage", os.path.join(fixtures, "keys", "bob.mailpage"), "--mailsite", mallory_site,
         "--to", ids[bob], "--channel", c_insert, "--initiator-slot", initiator_slot,
         "--responder-slot", responder_slot, "--timeout", str(int(time.time() * 1000) + 150_000), "--out", rts_path)
-    node_put(f"KSK@{rtsksk}-{day}-1", open(rts_path, "rb").read(), "rts-1")
-    print("ok: mallory's RTS on", f"KSK@{rtsksk}-{day}-1")
+    node_put(ksk(1), open(rts_path, "rb").read(), "rts-1")
+    print("ok: mallory's RTS on", ksk(1))
 
     request = wait_for("mallory's contact request", lambda: (session.requests_of(bob) or [None])[0])
     mallory = request["from"]
@@ -277,7 +191,7 @@ try:
     ack = wait_for("bob's ack on the channel", lambda: node_get(c_request + "r-" + next_slot))
     if not ack.startswith(b"messagetype=ack") or b"id=1" not in ack:
         fail(f"not an ack for message 1: {ack[:80]!r}")
-    if daemon.poll() is not None:
+    if run.daemon.poll() is not None:
         fail("the daemon died")
     print("ok: bob acknowledged message 1 on the channel")
 
@@ -310,13 +224,5 @@ try:
           f"stored: {len(round_trips)} NOOPs, median {1000 * round_trips[len(round_trips) // 2]:.1f} ms, "
           f"longest {1000 * round_trips[-1]:.0f} ms")
 finally:
-    for p in (daemon, sim):
-        if p and p.poll() is None:
-            p.terminate()
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-shutil.rmtree(work, ignore_errors=True)
+    run.finish()
 print("PASS")

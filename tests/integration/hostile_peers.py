@@ -9,133 +9,28 @@ IMAP INBOX, the valid one makes exactly one contact request and no channel or CT
 keeps serving: afterwards a legitimate message from alice (a second account) still arrives.
 (The same blob on another UTC day's slot is covered by tests/unit/engine/hostile_peer_test.cpp:
 a past day stops being polled seconds after the account appears at this interval scale.)"""
-import base64
 import json
 import os
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_support"))
-from cli_session import CliSession  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.daemon_run import DaemonRun  # noqa: E402
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
-fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
-daemon_bin = os.path.join(build, "fcpmaild")
-cli_bin = os.path.join(build, "fcpmail")
 SCALE = "0.0001"  # 5 min polls -> 30 ms; a channel's 7 days -> 60 s (timeouts beyond 4 of those are refused)
 RTS_LIMIT = 2 * 1024 * 1024
 
-work = tempfile.mkdtemp()
-os.chmod(work, 0o700)
-data = os.path.join(work, "data")
-daemon_log = os.path.join(work, "daemon.log")
-daemon = None
-
-
-def fail(why):
-    print("FAIL:", why)
-    if daemon and daemon.poll() is None:
-        daemon.kill()
-        daemon.wait()
-    try:
-        print(open(daemon_log).read()[-6000:])
-    except OSError:
-        pass
-    shutil.rmtree(work, ignore_errors=True)
-    sys.exit(1)
-
-
-def log_text():
-    return open(daemon_log, errors="replace").read()
-
-
-def start_daemon():
-    global daemon
-    log = open(daemon_log, "a")
-    daemon = subprocess.Popen([daemon_bin, "--data-dir", data, "--embedded-node", "--imap-listen", "127.0.0.1:0",
-                               "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-                               "--interval-scale", SCALE], stdout=log, stderr=log)
-    for _ in range(150):
-        if os.path.exists(os.path.join(data, "control.json")):
-            m = re.search(r"embedded simulated node listening on (127\.0\.0\.1:\d+)", log_text())
-            if m:
-                return json.load(open(os.path.join(data, "control.json"))), m.group(1)
-        if daemon.poll() is not None:
-            fail("daemon exited at start")
-        time.sleep(0.1)
-    fail("daemon did not start")
-
-
-def cli(*args, stdin=None, check=True):
-    env = dict(os.environ, FCPMAIL_DATA_DIR=data)
-    r = subprocess.run([cli_bin, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
-    if check and r.returncode != 0:
-        fail(f"fcpmail {' '.join(args)}: rc={r.returncode} {r.stdout} {r.stderr}")
-    return r
-
-
-def cli_json(*args):
-    return json.loads(cli(*args, "--json").stdout)
-
-
-def wait_for(what, pred, timeout=60):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if pred():
-                return
-        except (KeyError, IndexError, json.JSONDecodeError):
-            pass
-        if daemon.poll() is not None:
-            fail("the daemon died while waiting for " + what)
-        time.sleep(0.2)
-    fail("timed out waiting for " + what)
-
-
-session = CliSession(cli, cli_json, fail, fixtures, work)
+run = DaemonRun(SCALE, cli_timeout=60, wait_timeout=60)
+fixtures = run.fixtures
+fail, log_text, logged, start_daemon, cli, cli_json, wait_for = (run.fail, run.log_text, run.logged, run.start, run.cli,
+                                                                 run.cli_json, run.wait_for)
+node_put, genssk = run.node_put, run.genssk
+session = run.session
 requests_of, inbox, create, send = session.requests_of, session.inbox, session.create, session.send
 
 
-def node(fcp, *args):
-    return cli("node", *args, "--fcp", fcp)
-
-
-def node_put(fcp, uri, data_bytes, name):
-    path = os.path.join(work, name)
-    with open(path, "wb") as f:
-        f.write(data_bytes)
-    node(fcp, "put", uri, "--file", path)
-
-
-def random_slot():
-    return base64.b32encode(os.urandom(32)).decode().rstrip("=")
-
-
-def genssk(fcp):
-    """(insert URI, request URI), both ending in '/'."""
-    out = cli_json("node", "genssk", "--fcp", fcp)
-    insert, request = out.get("insert_uri"), out.get("request_uri")
-    if not insert or not request:
-        fail("unexpected genssk output: " + json.dumps(out))
-    return insert, request
-
-
 def rts_encode(mailsite, to, timeout_ms, out_name):
-    insert, _ = genssk(fcp)
-    path = os.path.join(work, out_name)
-    cli("rts", "encode", "--key", os.path.join(fixtures, "keys", "mallory.key"),
-        "--recipient-mailpage", os.path.join(fixtures, "keys", "bob.mailpage"), "--mailsite", mailsite, "--to", to,
-        "--channel", insert, "--initiator-slot", random_slot(), "--responder-slot", random_slot(),
-        "--timeout", str(timeout_ms), "--out", path)
-    return open(path, "rb").read()
-
-
-def logged(*fragments):
-    return [line for line in log_text().splitlines() if all(f in line for f in fragments)]
+    return run.mallory_rts(fcp, mailsite, to, timeout_ms, out_name)
 
 
 try:
@@ -144,24 +39,12 @@ try:
     bob = create("bob")
     print("ok: accounts", alice, bob, "node", fcp)
 
-    accounts = cli_json("account", "list")
-    accounts = accounts if isinstance(accounts, list) else accounts.get("accounts", [])
-    ids = {a["address"]: a.get("identity_id") for a in accounts}
+    ids, accounts = run.identity_ids()
     if not ids.get(bob) or not ids.get(alice):
         fail("no identity ids in `fcpmail account list --json`: " + json.dumps(accounts))
 
     # The KSKs the daemon polls for bob, as `fcpmail queues` shows them.
-    def bob_rtsksk():
-        for r in cli_json("queues").get("rts", []):
-            m = re.fullmatch(r"KSK@([a-z]+)-\d{8}-\d+", r.get("key", ""))
-            if r.get("account") == bob and m:
-                return m.group(1)
-        return None
-
-    wait_for("bob's RTS KSKs in `fcpmail queues`", lambda: bob_rtsksk() is not None)
-    rtsksk = bob_rtsksk()
-    day = time.strftime("%Y%m%d", time.gmtime())
-    ksk = lambda n: f"KSK@{rtsksk}-{day}-{n}"
+    ksk = run.rts_ksk(bob)
     print("ok: bob's RTS KSK", ksk("N"))
 
     # Mallory's mailpage, published under an SSK of mallory's own.
@@ -216,7 +99,7 @@ try:
         fail(f"a channel exists though nothing was approved: {channels}")
     if inbox(endpoints, bob):
         fail("something reached bob's INBOX")
-    if daemon.poll() is not None:
+    if run.daemon.poll() is not None:
         fail("the daemon died")
     if logged("internal error"):
         fail("internal error: " + logged("internal error")[0])
@@ -245,16 +128,9 @@ try:
         time.sleep(0.3)
     if not delivered():
         fail("the legitimate message did not arrive: " + repr(inbox(endpoints, bob)))
-    if daemon.poll() is not None:
+    if run.daemon.poll() is not None:
         fail("the daemon died")
     print("ok: the legitimate message from alice arrived; bob's INBOX holds only it")
 finally:
-    if daemon and daemon.poll() is None:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
-shutil.rmtree(work, ignore_errors=True)
+    run.finish()
 print("PASS")

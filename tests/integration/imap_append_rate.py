@@ -5,14 +5,13 @@ stall per command when the server's socket waits (Nagle's algorithm on one side,
 the other). Appends small messages to alice's INBOX for a few seconds and prints messages/s; the
 assertion is only a floor (>= 200/s, so a loaded 2-core CI does not make it flaky); with the stall
 it is ~20/s. Then fetches them back to be sure they are all there."""
-import imaplib
 import os
 import re
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clients_daemon import Daemon, Failure  # noqa: E402
+from harness.clients import Daemon, Failure, run_main  # noqa: E402
 
 FLOOR = 200.0
 SECONDS = float(os.environ.get("FCPMAIL_APPEND_SECONDS", "4"))
@@ -49,8 +48,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (Failure, AssertionError) as e:
-        print("FAIL:", e)
-        sys.exit(1)
+    run_main(main)

@@ -14,7 +14,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clients_daemon import PASSWORD, Daemon, Failure  # noqa: E402
+from harness.clients import PASSWORD, Daemon, Failure, run_main  # noqa: E402
 
 CONCURRENT = 30
 CLIENTS = 10
@@ -118,8 +118,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (Failure, AssertionError) as e:
-        print("FAIL:", e)
-        sys.exit(1)
+    run_main(main)

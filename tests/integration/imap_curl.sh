@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # curl's imap:// client against imap-testserver: list folders, fetch a message, search, bad login.
-source "$(dirname "$0")/imap_support/start.sh"
+source "$(dirname "$0")/harness/imap_start.sh"
 url="imap://127.0.0.1:$PORT"
 
 list=$(curl -sS --max-time 10 --user "$USER_ADDR:$PASSWORD" "$url/")

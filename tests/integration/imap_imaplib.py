@@ -1,16 +1,14 @@
 """Python imaplib against imap-testserver: every IMAP command fcpmail offers, several sessions,
 IDLE with a delivery, and hostile input over raw sockets."""
-import base64
 import imaplib
 import os
-import re
-import socket
 import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "imap_support"))
-from testserver import TestServer  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.imap_testserver import TestServer  # noqa: E402
+from harness.lines import LineConnection  # noqa: E402
 
 MESSAGE = (b"From: Zed <zed@example.freemail>\r\nTo: alice@test.freemail\r\n"
            b"Subject: appended\r\nDate: Thu, 10 Feb 1994 08:00:00 +0000\r\n\r\nappended body\r\n")
@@ -22,33 +20,12 @@ def connect(srv):
     return m
 
 
-class RawClient:
+class RawClient(LineConnection):
     """A line-level client for what imaplib cannot send."""
 
     def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        self.buf = b""
+        super().__init__(port, timeout=5)
         self.readline()  # greeting
-
-    def send(self, data: bytes):
-        self.s.sendall(data)
-
-    def readline(self):
-        while b"\r\n" not in self.buf:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                raise ConnectionError("closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\r\n", 1)
-        return line
-
-    def until_tagged(self, tag: bytes):
-        lines = []
-        while True:
-            line = self.readline()
-            lines.append(line)
-            if line.startswith(tag + b" "):
-                return lines
 
     def command(self, tag: bytes, text: bytes):
         self.send(tag + b" " + text + b"\r\n")

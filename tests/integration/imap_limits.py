@@ -7,8 +7,8 @@ import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "imap_support"))
-from testserver import TestServer  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.imap_testserver import TestServer  # noqa: E402
 
 
 def rss_kb(pid, key="VmRSS:"):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mbsync (isync) against imap-testserver: sync INBOX to a Maildir, then again; the second run must
 # fetch no message and change nothing.
-source "$(dirname "$0")/imap_support/start.sh"
+source "$(dirname "$0")/harness/imap_start.sh"
 mkdir -p "$WORK/mail" "$WORK/state"
 cat >"$WORK/mbsyncrc" <<CONF
 IMAPAccount test

@@ -9,27 +9,22 @@ import re
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_faults_support"))
-from harness import Harness  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.node_faults import Harness  # noqa: E402
 
 h = Harness("restart")
 try:
-    h.start_sim()
-    h.start_daemon()
-    h.create_accounts()
-    h.send("alice", "bob", "warmup")
-    h.send("bob", "alice", "warmup")
+    h.start()
+    h.send_both_ways("warmup")
     h.wait_delivered(60)
     # In flight: sent, maybe inserted, not yet acknowledged, when the node goes away with its store.
     for i in range(3):
-        h.send("alice", "bob", f"inflight{i}")
-        h.send("bob", "alice", f"inflight{i}")
+        h.send_both_ways(f"inflight{i}")
     time.sleep(0.3)
     h.kill_sim()
     killed = time.time()
     for i in range(2):
-        h.send("alice", "bob", f"down{i}")
-        h.send("bob", "alice", f"down{i}")
+        h.send_both_ways(f"down{i}")
     time.sleep(1.0)
     h.start_sim(fresh_store=True)
     took = h.wait_delivered(100)

@@ -6,29 +6,21 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_faults_support"))
-from harness import Harness  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.node_faults import Harness  # noqa: E402
 
 DELAY_MS = 2000
 h = Harness("slow")
 try:
-    h.start_sim()
-    h.start_daemon()
-    h.create_accounts()
+    h.start()
     h.kill_sim()
     h.start_sim("--reply-delay", DELAY_MS)
     # Wait until the daemon is connected to the slow node (its NodeHello is late too).
     deadline = time.time() + 30
     while time.time() < deadline and h.log_text().count("connected to") < 2:
         time.sleep(0.2)
-    mark = len(h.log_text())
     n = 2
-    for i in range(n):
-        h.send("alice", "bob", i)
-        h.send("bob", "alice", i)
-    took = h.wait_delivered(100)
-    total = h.check_exactly_once()
-    log = h.log_text()[mark:]
+    took, total, log = h.exchange(n, 100)
     if "node connection lost" in log:
         h.fail("the slow node was taken for a dead one: the connection was dropped")
     if "sending them again" in log:

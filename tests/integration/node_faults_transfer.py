@@ -7,29 +7,21 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "node_faults_support"))
-from harness import Harness  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.node_faults import Harness  # noqa: E402
 
 # Which ClientPut / AllData (counted node-wide from the restart) the node breaks off.
 PUT_DROPS = "4,11,19,28,38"
 ALL_DATA_CUTS = "2,6,11,17,24"
 h = Harness("transfer", scale="0.0002")
 try:
-    h.start_sim()
-    h.start_daemon()
-    h.create_accounts()
+    h.start()
     # The same store, now misbehaving (down long enough for a refused reconnect: an outage).
     h.kill_sim()
     time.sleep(0.5)
     h.start_sim("--drop-on-put", PUT_DROPS, "--cut-all-data", ALL_DATA_CUTS)
-    mark = len(h.log_text())
     n = 5
-    for i in range(n):
-        h.send("alice", "bob", i)
-        h.send("bob", "alice", i)
-    took = h.wait_delivered(100)
-    total = h.check_exactly_once()
-    log = h.log_text()[mark:]
+    took, total, log = h.exchange(n, 100)
     drops = log.count("node connection lost")
     resent = [line for line in log.splitlines() if "sending them again" in line]
     mid_insert = sum(line.count("the insert of") for line in resent)

@@ -9,152 +9,39 @@ with `fcpmail node put`: an RTS with timeout now + 7 days (must become a contact
 a channel and a CTS), and one with timeout now + 10 days (beyond 7 days + 2 days of clock skew:
 refused with a sentence naming the limit), and a 1.2 MB RTS of junk header lines encrypted to bob
 (refused at once with a sentence naming the line cap)."""
-import base64
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "daemon_support"))
-from cli_session import CliSession  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.daemon_run import DaemonRun, random_slot  # noqa: E402
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
-fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
-daemon_bin = os.path.join(build, "fcpmaild")
-cli_bin = os.path.join(build, "fcpmail")
 SCALE = "0.002"  # 5 min polls -> 0.6 s; our own channels' 7 days -> 20 min
 DAY_MS = 86_400_000
 
-work = tempfile.mkdtemp()
-os.chmod(work, 0o700)
-data = os.path.join(work, "data")
-daemon_log = os.path.join(work, "daemon.log")
-daemon = None
-
-
-def fail(why):
-    print("FAIL:", why)
-    if daemon and daemon.poll() is None:
-        daemon.kill()
-        daemon.wait()
-    try:
-        print(open(daemon_log).read()[-6000:])
-    except OSError:
-        pass
-    shutil.rmtree(work, ignore_errors=True)
-    sys.exit(1)
-
-
-def log_text():
-    return open(daemon_log, errors="replace").read()
-
-
-def start_daemon():
-    global daemon
-    log = open(daemon_log, "a")
-    daemon = subprocess.Popen([daemon_bin, "--data-dir", data, "--embedded-node", "--imap-listen", "127.0.0.1:0",
-                               "--smtp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0",
-                               "--interval-scale", SCALE], stdout=log, stderr=log)
-    for _ in range(300):
-        if os.path.exists(os.path.join(data, "control.json")):
-            m = re.search(r"embedded simulated node listening on (127\.0\.0\.1:\d+)", log_text())
-            if m:
-                return json.load(open(os.path.join(data, "control.json"))), m.group(1)
-        if daemon.poll() is not None:
-            fail("daemon exited at start")
-        time.sleep(0.1)
-    fail("daemon did not start")
-
-
-def cli(*args, stdin=None, check=True):
-    env = dict(os.environ, FCPMAIL_DATA_DIR=data)
-    r = subprocess.run([cli_bin, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
-    if check and r.returncode != 0:
-        fail(f"fcpmail {' '.join(args)}: rc={r.returncode} {r.stdout} {r.stderr}")
-    return r
-
-
-def cli_json(*args):
-    return json.loads(cli(*args, "--json").stdout)
-
-
-def wait_for(what, pred, timeout=90):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            if pred():
-                return
-        except (KeyError, IndexError, json.JSONDecodeError):
-            pass
-        if daemon.poll() is not None:
-            fail("the daemon died while waiting for " + what)
-        time.sleep(0.2)
-    fail("timed out waiting for " + what)
-
-
-session = CliSession(cli, cli_json, fail, fixtures, work)
+run = DaemonRun(SCALE, cli_timeout=120, wait_timeout=90)
+fixtures = run.fixtures
+fail, log_text, logged, start_daemon, cli, cli_json, wait_for = (run.fail, run.log_text, run.logged, run.start, run.cli,
+                                                                 run.cli_json, run.wait_for)
+node_put, genssk, rts_encode = run.node_put, run.genssk, run.mallory_rts
+session = run.session
 requests_of, create = session.requests_of, session.create
 
 
-def node_put(fcp, uri, data_bytes, name):
-    path = os.path.join(work, name)
-    with open(path, "wb") as f:
-        f.write(data_bytes)
-    cli("node", "put", uri, "--file", path, "--fcp", fcp)
-
-
-def random_slot():
-    return base64.b32encode(os.urandom(32)).decode().rstrip("=")
-
-
-def genssk(fcp):
-    out = cli_json("node", "genssk", "--fcp", fcp)
-    insert, request = out.get("insert_uri"), out.get("request_uri")
-    if not insert or not request:
-        fail("unexpected genssk output: " + json.dumps(out))
-    return insert, request
-
-
-def rts_encode(fcp, mailsite, to, timeout_ms, out_name, responder_slot):
-    insert, _ = genssk(fcp)
-    path = os.path.join(work, out_name)
-    cli("rts", "encode", "--key", os.path.join(fixtures, "keys", "mallory.key"),
-        "--recipient-mailpage", os.path.join(fixtures, "keys", "bob.mailpage"), "--mailsite", mailsite, "--to", to,
-        "--channel", insert, "--initiator-slot", random_slot(), "--responder-slot", responder_slot,
-        "--timeout", str(timeout_ms), "--out", path)
-    return open(path, "rb").read()
-
-
-def logged(*fragments):
-    return [line for line in log_text().splitlines() if all(f in line for f in fragments)]
-
-
 try:
-    endpoints, fcp = start_daemon()
+    endpoints, fcp = start_daemon(tries=300)
     bob = create("bob")
     print("ok: account", bob, "node", fcp, "interval scale", SCALE)
 
-    accounts = cli_json("account", "list")
-    accounts = accounts if isinstance(accounts, list) else accounts.get("accounts", [])
-    bob_id = {a["address"]: a.get("identity_id") for a in accounts}.get(bob)
+    ids, accounts = run.identity_ids()
+    bob_id = ids.get(bob)
     if not bob_id:
         fail("no identity id in `fcpmail account list --json`: " + json.dumps(accounts))
 
-    def bob_rtsksk():
-        for r in cli_json("queues").get("rts", []):
-            m = re.fullmatch(r"KSK@([a-z]+)-\d{8}-\d+", r.get("key", ""))
-            if r.get("account") == bob and m:
-                return m.group(1)
-        return None
-
-    wait_for("bob's RTS KSKs in `fcpmail queues`", lambda: bob_rtsksk() is not None)
-    rtsksk = bob_rtsksk()
-    day = time.strftime("%Y%m%d", time.gmtime())
-    ksk = lambda n: f"KSK@{rtsksk}-{day}-{n}"
+    ksk = run.rts_ksk(bob)
 
     m_insert, m_request = genssk(fcp)
     node_put(fcp, m_insert + "mailsite-1/mailpage", open(os.path.join(fixtures, "keys", "mallory.mailpage"), "rb").read(),
@@ -217,17 +104,10 @@ try:
             fail("the junk RTS was not refused for its lines: " + line)
         print(f"ok: {len(rsa_block) + len(sealed)}-byte junk RTS put and refused within {took:.1f} s (put, poll, "
               "decrypt):", line.split(" dropped: ", 1)[1])
-    if daemon.poll() is not None:
+    if run.daemon.poll() is not None:
         fail("the daemon died")
     if logged("internal error"):
         fail("internal error: " + logged("internal error")[0])
 finally:
-    if daemon and daemon.poll() is None:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait()
-shutil.rmtree(work, ignore_errors=True)
+    run.finish()
 print("PASS")

@@ -1,19 +1,9 @@
 #!/usr/bin/env bash
 # fcpmail-sim as a program: --help, bad arguments, `listening on` with port 0, a real FCP
 # exchange over TCP, --state keeping data across a restart, and a clean exit on SIGTERM.
-set -euo pipefail
-build=${FCPMAIL_BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+source "$(dirname "$0")/harness/script.sh"
 sim="$build/fcpmail-sim"
-[ -x "$sim" ] || { echo "no $sim"; exit 1; }
-work=$(mktemp -d)
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill "$pid"; wait "$pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() { echo "FAIL: $*"; exit 1; }
+need "$sim"
 
 "$sim" --help | grep -q -- "--listen HOST:PORT" || fail "--help does not describe --listen"
 "$sim" --help | grep -q -- "--dnf-rate" || fail "--help does not describe --dnf-rate"
@@ -24,9 +14,9 @@ set -e
 [ "$status" -eq 2 ] || fail "unknown option should exit 2, got $status"
 [ "$status2" -eq 2 ] || fail "bad --listen should exit 2, got $status2"
 
-start_sim() {  # start_sim [extra args] -> sets pid and port
+start_sim() {  # start_sim [extra args] -> sets child_pid and port
   "$sim" --listen 127.0.0.1:0 "$@" >"$work/out" 2>"$work/err" &
-  pid=$!
+  child_pid=$!
   for _ in $(seq 1 100); do
     grep -q '^listening on ' "$work/out" 2>/dev/null && break
     sleep 0.05
@@ -38,11 +28,11 @@ start_sim() {  # start_sim [extra args] -> sets pid and port
 }
 
 stop_sim() {
-  kill -TERM "$pid"
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  kill -0 "$pid" 2>/dev/null && fail "fcpmail-sim did not exit on SIGTERM"
-  wait "$pid" || true
-  pid=""
+  kill -TERM "$child_pid"
+  for _ in $(seq 1 100); do kill -0 "$child_pid" 2>/dev/null || break; sleep 0.05; done
+  kill -0 "$child_pid" 2>/dev/null && fail "fcpmail-sim did not exit on SIGTERM"
+  wait "$child_pid" || true
+  child_pid=""
 }
 
 fcp_session() {  # fcp_session PORT SCRIPT: python3 client printing each reply's name and key fields

@@ -3,25 +3,16 @@
 # in-memory Submission that logs every accepted message as a JSON line).
 # swaks (AUTH PLAIN, AUTH LOGIN, refused recipient, refused sender, bad password), curl smtp://
 # with AUTH, python3 smtplib (a scripted session), mutt in batch mode.
-set -euo pipefail
-build=${FCPMAIL_BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+source "$(dirname "$0")/harness/script.sh"
 server_bin="$build/fcpmail-smtp-testserver"
-[ -x "$server_bin" ] || { echo "missing $server_bin"; exit 1; }
-
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+need "$server_bin"
 
 me="alice@aaaaaaaabbbbbbbbccccccccddddddddeeeeeeeeffffffff.freemail"
 bob="bob@bobbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.freemail"
 "$server_bin" --log "$work/log.jsonl" --port-file "$work/port" --user "$me" --password 's3cret pass' \
   --contact "bob=$bob" --contact "bea=bea@beaaaaaaaa.freemail" --auth-delay-ms 100 --max-size 200000 \
   >"$work/server.out" 2>"$work/server.err" &
-server_pid=$!
+child_pid=$!
 for _ in $(seq 50); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(cat "$work/port")
 echo "test server on port $port"
@@ -141,5 +132,5 @@ last_submission | grep -q 'hello from mutt' || fail "mutt: body"
 last_submission | grep -q "\"recipients\":\[\"$bob\"\]" || fail "mutt: recipient"
 echo "ok: mutt batch mode"
 
-kill -0 "$server_pid" || fail "server died"
+kill -0 "$child_pid" || fail "server died"
 echo "all SMTP client tests passed"

@@ -4,7 +4,9 @@ AUTH, commands in the wrong state, clients vanishing mid-command or mid-DATA, fl
 commands, oversized messages. Each gets its error; the server stays up and keeps serving others."""
 import base64, json, os, socket, subprocess, sys, tempfile, time
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.paths import BUILD as build  # noqa: E402
+
 server_bin = os.path.join(build, "fcpmail-smtp-testserver")
 ME = "alice@aaaaaaaabbbbbbbb.freemail"
 PW = "pw"
@@ -61,6 +63,16 @@ def session(port):
     c = Client(port)
     c.expect(None, 220)
     c.expect("EHLO t\r\n", 250)
+    return c
+
+
+def data_to_bob(port):
+    """A logged-in session that has MAIL FROM, RCPT TO:<bob> and DATA accepted (354)."""
+    c = session(port)
+    c.expect("AUTH PLAIN " + plain(ME, PW) + "\r\n", 235)
+    c.expect("MAIL FROM:<%s>\r\n" % ME, 250)
+    c.expect("RCPT TO:<bob>\r\n", 250)
+    c.expect("DATA\r\n", 354)
     return c
 
 
@@ -155,11 +167,7 @@ def main():
         print("ok: connection cap: an idle unauthenticated connection gave way; full of logged-in sessions -> 421")
 
         # An oversized message: 552 at the end, session still usable.
-        c = session(port)
-        c.expect("AUTH PLAIN " + plain(ME, PW) + "\r\n", 235)
-        c.expect("MAIL FROM:<%s>\r\n" % ME, 250)
-        c.expect("RCPT TO:<bob>\r\n", 250)
-        c.expect("DATA\r\n", 354)
+        c = data_to_bob(port)
         c.send(("z" * 998 + "\r\n") * 200)
         c.expect(".\r\n", 552)
         c.expect("NOOP\r\n", 250)
@@ -198,11 +206,7 @@ def main():
         print("ok: password guessing delayed and cut off")
 
         # After all that, a normal submission still works and nothing bogus was submitted.
-        c = session(port)
-        c.expect("AUTH PLAIN " + plain(ME, PW) + "\r\n", 235)
-        c.expect("MAIL FROM:<%s>\r\n" % ME, 250)
-        c.expect("RCPT TO:<bob>\r\n", 250)
-        c.expect("DATA\r\n", 354)
+        c = data_to_bob(port)
         c.expect("Subject: fine\r\n\r\nstill here\r\n.\r\n", 250)
         c.expect("QUIT\r\n", 221)
         assert server.poll() is None, "server exited"

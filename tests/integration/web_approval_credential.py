@@ -10,37 +10,15 @@ request pending (checked with `fcpmail outbox list --json` and `fcpmail requests
 The session shows alice's own counts and queues only (bob's held mail is not counted in it).
 Then `fcpmail web login` prints a one-time link; opening it gives a session whose Approve and
 request Approve work; the link cannot be used twice, and a forged link is refused."""
-import http.client
 import socket
 import json
 import os
 import re
 import smtplib
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clients_daemon import BUILD, FIXTURES, PASSWORD, Daemon, Failure, wait_for  # noqa: E402
-
-
-class Http:
-    def __init__(self, d):
-        host, port = d.control["http"].rsplit(":", 1)
-        self.host, self.port = host, int(port)
-
-    def request(self, method, target, body=None, headers=None):
-        c = http.client.HTTPConnection(self.host, self.port, timeout=20)
-        h = {"Host": "127.0.0.1"}
-        h.update(headers or {})
-        data = None
-        if body is not None:
-            data = body if isinstance(body, (str, bytes)) else json.dumps(body)
-            h.setdefault("Content-Type", "application/json")
-        c.request(method, target, data, h)
-        r = c.getresponse()
-        out = (r.status, dict(r.getheaders()), r.read().decode(errors="replace"))
-        c.close()
-        return out
+from harness.clients import FIXTURES, PASSWORD, Daemon, Failure, wait_for, run_main, Http  # noqa: E402
 
 
 def page_csrf(page):
@@ -246,8 +224,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (Failure, AssertionError) as e:
-        print("FAIL:", e)
-        sys.exit(1)
+    run_main(main)

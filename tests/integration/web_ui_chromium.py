@@ -10,7 +10,10 @@ Runs against fcpmail-web-testserver (the real HTTP server over an in-memory Cont
 (exit 0 with a note) when chromium is not installed."""
 import base64, json, os, shutil, socket, struct, subprocess, sys, tempfile, time, urllib.request
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness.daemon_set import stop_process  # noqa: E402
+from harness.paths import BUILD as build  # noqa: E402
+
 ME = "alice@aaaaaaaabbbbbbbbccccccccddddddddeeeeeeeeffffffffgggg.freemail"
 
 
@@ -107,6 +110,14 @@ def api(http, token, method, path, body=None):
         return json.loads(r.read())
 
 
+def page_post_status(ws, path, csrf=None):
+    """The HTTP status a script in the page gets for POST {id: 1} to `path` with the session cookie;
+    `csrf` (a JavaScript expression) is sent as X-CSRF-Token when given."""
+    headers = "{'Content-Type': 'application/json'" + (", 'X-CSRF-Token': " + csrf if csrf else "") + "}"
+    return ws.evaluate(f"fetch('{path}', {{method: 'POST', credentials: 'same-origin', headers: {headers},"
+                       " body: JSON.stringify({id: 1})}).then(r => r.status)")
+
+
 def main():
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
@@ -171,10 +182,7 @@ def main():
         assert not ws.evaluate("!!document.getElementById('approve-1')"), "a view-only session shows Approve"
         assert not ws.evaluate("!!document.getElementById('deny-request-7')")
         # With the page's own CSRF token (what a script in the page could do): refused.
-        status = ws.evaluate("fetch('/ui/api/outbox/approve', {method: 'POST', credentials: 'same-origin',"
-                             " headers: {'Content-Type': 'application/json', 'X-CSRF-Token': "
-                             "document.querySelector('meta[name=csrf]').content}, body: JSON.stringify({id: 1})})"
-                             ".then(r => r.status)")
+        status = page_post_status(ws, "/ui/api/outbox/approve", "document.querySelector('meta[name=csrf]').content")
         assert status == 403, status
         outbox = api(http, token, "GET", "/api/outbox")["outbox"]
         assert outbox[0]["recipients"][0]["code"] == "held", outbox
@@ -195,13 +203,9 @@ def main():
         print("ok: `fcpmail web login` link opened the owner's session")
 
         # A request without the CSRF token is refused and changes nothing.
-        status = ws.evaluate("fetch('/ui/api/outbox/cancel', {method: 'POST', credentials: 'same-origin',"
-                             " headers: {'Content-Type': 'application/json'}, body: JSON.stringify({id: 1})})"
-                             ".then(r => r.status)")
+        status = page_post_status(ws, "/ui/api/outbox/cancel")
         assert status == 403, status
-        status = ws.evaluate("fetch('/ui/api/outbox/cancel', {method: 'POST', credentials: 'same-origin',"
-                             " headers: {'Content-Type': 'application/json', 'X-CSRF-Token': 'forged'},"
-                             " body: JSON.stringify({id: 1})}).then(r => r.status)")
+        status = page_post_status(ws, "/ui/api/outbox/cancel", "'forged'")
         assert status == 403, status
         outbox = api(http, token, "GET", "/api/outbox")["outbox"]
         assert outbox[0]["recipients"][0]["code"] == "held", outbox
@@ -254,11 +258,7 @@ def main():
         print("all web UI tests passed")
     finally:
         if browser:
-            browser.terminate()
-            try:
-                browser.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                browser.kill()
+            stop_process(browser)
         server.terminate()
         server.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)

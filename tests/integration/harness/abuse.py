@@ -2,14 +2,12 @@
 accounts alice and bob), its resident memory, and one normal IMAP and SMTP session to prove that
 other users are still served while (and after) someone abuses the daemon."""
 import imaplib
-import os
 import smtplib
 import socket
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from clients_daemon import PASSWORD, Daemon, Failure  # noqa: E402,F401
+from .clients import PASSWORD, Daemon, Failure, run_main  # noqa: F401
 
 
 def rss_kib(pid):

@@ -11,19 +11,18 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "..", "build")
-fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures")
+from .paths import BUILD, FIXTURES, scratch_dir
+
+build, fixtures = BUILD, FIXTURES
 
 
 class Harness:
     def __init__(self, name, scale="0.0001"):
         self.name = name
         self.scale = scale
-        self.work = tempfile.mkdtemp(prefix="node-faults-")
-        os.chmod(self.work, 0o700)
+        self.work = scratch_dir(prefix="node-faults-")
         self.data = os.path.join(self.work, "data")
         self.sim = None
         self.sim_runs = 0
@@ -116,6 +115,27 @@ class Harness:
                            os.path.join(fixtures, "keys", name + ".key"), stdin="pw\n", retries=1)
             self.addr[name] = re.search(r"[a-z0-9]+@[a-z2-7]{52}\.freemail", out).group(0)
         self.cli("contacts", "add", self.addr["alice"], "--account", self.addr["bob"])  # bob accepts alice
+
+    def start(self):
+        """The sim, the daemon on it, and the two accounts."""
+        self.start_sim()
+        self.start_daemon()
+        self.create_accounts()
+
+    def send_both_ways(self, tag):
+        """One message alice -> bob and one bob -> alice, both tagged `tag`."""
+        self.send("alice", "bob", tag)
+        self.send("bob", "alice", tag)
+
+    def exchange(self, n, timeout):
+        """n messages each way, all delivered within `timeout` s and each in its INBOX exactly once;
+        returns (seconds to deliver, messages in the INBOXes, the daemon log written meanwhile)."""
+        mark = len(self.log_text())
+        for i in range(n):
+            self.send_both_ways(i)
+        took = self.wait_delivered(timeout)
+        total = self.check_exactly_once()
+        return took, total, self.log_text()[mark:]
 
     def send(self, frm, to, tag):
         subject = f"{self.name} {tag} from {frm}"
