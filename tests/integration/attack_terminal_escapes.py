@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from clients_daemon import BUILD, FIXTURES, Daemon, Failure, wait_for  # noqa: E402
+from harness.clients import BUILD, FIXTURES, Daemon, Failure, wait_for  # noqa: E402
 
 NICKNAME = "ca\x1b[2K\x1b[1Arol\x1b]0;x\x07"
 SHOWN = "ca[2K[1Arol]0;x"
