@@ -313,9 +313,7 @@ int main(int argc, char** argv) {
   endpoints.pid = static_cast<long>(::getpid());
   try {
     if (!options.no_imap) {
-      imap::ServerOptions imap_options;
-      imap_options.login_gate = &login_gate;
-      imap_server = std::make_unique<imap::Server>(io, imap_endpoint, mailbox, engine, imap_options);
+      imap_server = std::make_unique<imap::Server>(io, imap_endpoint, mailbox, login_gate);
       endpoints.imap = to_text({imap_endpoint.address(), imap_server->port()});
       log_line("IMAP listening on " + endpoints.imap);
     }
