@@ -330,8 +330,7 @@ int main(int argc, char** argv) {
       web::ServerOptions wo;
       wo.token = *token;
       wo.log = log_line;
-      wo.login_gate = &login_gate;
-      http_server = std::make_unique<web::Server>(io, http_endpoint, engine, engine, wo);
+      http_server = std::make_unique<web::Server>(io, http_endpoint, engine, login_gate, wo);
       endpoints.http = to_text({http_endpoint.address(), http_server->port()});
       log_line("control API and web UI on http://" + endpoints.http + "/");
     }

@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
     fcpmail::web::ServerOptions options;
     options.token = *token;
     options.log = [](std::string_view line) { std::cerr << line << '\n'; };
-    fcpmail::web::Server server(io, {boost::asio::ip::make_address(where->first), where->second}, control, login,
+    fcpmail::auth::LoginGate gate(login);
+    fcpmail::web::Server server(io, {boost::asio::ip::make_address(where->first), where->second}, control, gate,
                                 options);
     const std::string http = where->first + ":" + std::to_string(server.port());
     auto written = fcpmail::web::write_control_file(data_dir, {http, "", "", static_cast<long>(::getpid())});
