@@ -16,6 +16,7 @@
 #include "smtp/smtp_server.h"
 #include "store/database.h"
 #include "store/mailbox_store.h"
+#include "net/host_port.h"
 #include "web/control_files.h"
 #include "web/http_server.h"
 
@@ -187,7 +188,7 @@ void raise_descriptor_limit() {
 }
 
 asio::ip::tcp::endpoint endpoint_of(const std::string& text, const char* what) {
-  auto hp = web::split_host_port(text);
+  auto hp = net::split_host_port(text);
   if (!hp) fail(std::string(what) + ": " + hp.error(), 2);
   boost::system::error_code ec;
   auto address = asio::ip::make_address(hp->first, ec);
@@ -247,7 +248,7 @@ int main(int argc, char** argv) {
     fcp_port = sim->port();
     log_line("embedded simulated node listening on 127.0.0.1:" + std::to_string(fcp_port));
   } else {
-    auto hp = web::split_host_port(*options.fcp);
+    auto hp = net::split_host_port(*options.fcp);
     if (!hp) fail("--fcp: " + hp.error(), 2);
     fcp_host = hp->first;
     fcp_port = hp->second;

@@ -11,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "fake_control.h"
+#include "net/host_port.h"
 #include "web/control_files.h"
 #include "web/http_server.h"
 
@@ -56,7 +57,7 @@ int main(int argc, char** argv) {
   try {
     auto token = fcpmail::web::load_or_create_token(data_dir);
     if (!token) throw std::runtime_error(token.error());
-    auto where = fcpmail::web::split_host_port(listen);
+    auto where = fcpmail::net::split_host_port(listen);
     if (!where) usage(where.error());
 
     boost::asio::io_context io;
