@@ -16,6 +16,7 @@
 #include "smtp/smtp_server.h"
 #include "store/database.h"
 #include "store/mailbox_store.h"
+#include "net/host_port.h"
 #include "web/control_files.h"
 #include "web/http_server.h"
 
@@ -195,7 +196,7 @@ void raise_descriptor_limit() {
 }
 
 asio::ip::tcp::endpoint endpoint_of(const std::string& text, const char* what) {
-  auto hp = web::split_host_port(text);
+  auto hp = net::split_host_port(text);
   if (!hp) fail(std::string(what) + ": " + hp.error(), 2);
   boost::system::error_code ec;
   auto address = asio::ip::make_address(hp->first, ec);
@@ -259,7 +260,7 @@ int main(int argc, char** argv) {
     fcp_port = sim->port();
     log_line("embedded simulated node listening on 127.0.0.1:" + std::to_string(fcp_port));
   } else {
-    auto hp = web::split_host_port(*options.fcp);
+    auto hp = net::split_host_port(*options.fcp);
     if (!hp) fail("--fcp: " + hp.error(), 2);
     fcp_host = hp->first;
     fcp_port = hp->second;
@@ -325,9 +326,7 @@ int main(int argc, char** argv) {
   endpoints.pid = static_cast<long>(::getpid());
   try {
     if (!options.no_imap) {
-      imap::ServerOptions imap_options;
-      imap_options.login_gate = &login_gate;
-      imap_server = std::make_unique<imap::Server>(io, imap_endpoint, mailbox, engine, imap_options);
+      imap_server = std::make_unique<imap::Server>(io, imap_endpoint, mailbox, login_gate);
       endpoints.imap = to_text({imap_endpoint.address(), imap_server->port()});
       log_line("IMAP listening on " + endpoints.imap);
     }
@@ -344,8 +343,7 @@ int main(int argc, char** argv) {
       web::ServerOptions wo;
       wo.token = *token;
       wo.log = log_line;
-      wo.login_gate = &login_gate;
-      http_server = std::make_unique<web::Server>(io, http_endpoint, engine, engine, wo);
+      http_server = std::make_unique<web::Server>(io, http_endpoint, engine, login_gate, wo);
       endpoints.http = to_text({http_endpoint.address(), http_server->port()});
       log_line("control API and web UI on http://" + endpoints.http + "/");
     }

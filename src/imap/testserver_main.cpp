@@ -12,10 +12,7 @@
 #include "imap/imap_server.h"
 #include "store/mailbox_store.h"
 
-#if __has_include("auth/login_gate.h")
 #include "auth/login_gate.h"
-#define HAVE_LOGIN_GATE 1
-#endif
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -161,13 +158,10 @@ int main(int argc, char** argv) {
     }
     FixedLogin login(user, password);
     boost::asio::io_context io;
-#ifdef HAVE_LOGIN_GATE
     // As in the daemon: logins are checked on the gate's worker, failures slow down guessing.
     fcpmail::auth::LoginGate gate(login);
-    options.login_gate = &gate;
-#endif
     if (trace) options.session.trace = [](std::string_view line) { std::cerr << "C: " << line << std::endl; };
-    fcpmail::imap::Server server(io, {boost::asio::ip::make_address("127.0.0.1"), port}, store, login, options);
+    fcpmail::imap::Server server(io, {boost::asio::ip::make_address("127.0.0.1"), port}, store, gate, options);
     std::cout << "PORT " << server.port() << std::endl;
 
     boost::asio::signal_set signals(io, SIGINT, SIGTERM);

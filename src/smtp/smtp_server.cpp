@@ -1,8 +1,10 @@
 #include "smtp/smtp_server.h"
 
+#include "net/listener.h"
+
 #include <array>
 #include <chrono>
-#include <list>
+#include <atomic>
 #include <optional>
 
 #include <boost/asio/post.hpp>
@@ -15,34 +17,20 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 using boost::system::error_code;
 
-namespace {
-class Connection;
-}
-
-struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
-  Shared(asio::io_context& io, Submission& s, auth::LoginGate* g, LoginCheck* c, SentCopy m, Options o, SessionLog lg)
-      : acceptor(io), submission(s), gate(g), io_thread_check(c), sent_copy(std::move(m)), options(std::move(o)),
-        log(std::move(lg)) {}
-  tcp::acceptor acceptor;
+struct Server::Shared {
+  Shared(Submission& s, auth::LoginGate& g, SentCopy m, Options o, SessionLog lg)
+      : submission(s), gate(g), sent_copy(std::move(m)), options(std::move(o)), log(std::move(lg)) {}
   Submission& submission;
-  auth::LoginGate* gate;          // checks passwords off the I/O thread, with throttling; or null and ...
-  LoginCheck* io_thread_check;    // ... this is called on the I/O thread (a LoginCheck not known to be thread-safe)
+  auth::LoginGate& gate;  // checks passwords off the I/O thread, with throttling
   SentCopy sent_copy;
   Options options;
   SessionLog log;
-  std::list<std::weak_ptr<Connection>> connections;
-  bool stopped = false;
-
-  void accept();
-  bool make_room();
-  void forget_closed() {
-    connections.remove_if([](const std::weak_ptr<Connection>& c) { return c.expired(); });
-  }
+  std::atomic<bool> stopped{false};
 };
 
 namespace {
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection final : public net::Session, public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, std::shared_ptr<Server::Shared> shared)
       : socket_(std::move(socket)),
@@ -55,14 +43,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     peer_ = ec ? std::string("unknown") : remote.address().to_string();
   }
 
-  void start() {
+  void start() override {
     Step greeting;
     greeting.output = session_.greeting();
     send(std::move(greeting));
   }
 
   // Refuse politely: the server is full.
-  void refuse() {
+  void refuse() override {
     Step step;
     step.output = "421 4.7.0 too many connections (at most " + std::to_string(shared_->options.max_sessions) +
                   " at a time), try again later\r\n";
@@ -73,16 +61,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // May this connection make room for a newcomer when the server is full? Only if it has not
   // authenticated and is not in the middle of a login: a local program holding idle sockets must not
   // keep the user's mail client from sending, and nobody's real session is ever cut.
-  bool evictable() const { return socket_.is_open() && !session_.account() && !session_.login_pending(); }
-  std::chrono::steady_clock::time_point last_active() const { return last_active_; }
-  void evict() {
+  bool evictable() const override { return socket_.is_open() && !session_.account() && !session_.login_pending(); }
+  std::chrono::steady_clock::time_point last_active() const override { return last_active_; }
+  void evict() override {
     Step step;
     step.output = "421 4.7.0 server full: closing this connection, which has not logged in\r\n";
     step.close = true;
     send(std::move(step));
   }
 
-  void close() {
+  void close() override {
     error_code ignored;
     idle_timer_.cancel();
     delay_timer_.cancel();
@@ -148,26 +136,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // the client pipelined waits in the session), while every other connection is served as usual.
   void check_login(LoginRequest request) {
     if (shared_->stopped) return close();
-    if (shared_->gate) {
-      shared_->gate->check(std::move(request.user), std::move(request.password), peer_, socket_.get_executor(),
-                           [self = shared_from_this()](auth::LoginVerdict verdict) {
-                             if (!self->socket_.is_open()) return;
-                             self->process(self->session_.login_finished({verdict.account, verdict.locked_out, verdict.unavailable}));
-                           });
-      return;
-    }
-    asio::post(socket_.get_executor(), [self = shared_from_this(), request = std::move(request)] {
-      if (!self->socket_.is_open() || self->shared_->stopped) return;
-      auto account = self->shared_->io_thread_check->check_login(request.user, request.password);
-      self->process(self->session_.login_finished({std::move(account), false}));
-    });
+    shared_->gate.check(std::move(request.user), std::move(request.password), peer_, socket_.get_executor(),
+                        [self = shared_from_this()](auth::LoginVerdict verdict) {
+                          if (!self->socket_.is_open()) return;
+                          self->process(self->session_.login_finished({verdict.account, verdict.locked_out, verdict.unavailable}));
+                        });
   }
 
   tcp::socket socket_;
   asio::steady_timer idle_timer_;
   asio::steady_timer delay_timer_;
   std::shared_ptr<Server::Shared> shared_;
-  Session session_;
+  smtp::Session session_;
   std::array<char, 16384> buffer_{};
   std::string output_;
   std::string peer_;  // the client's address, for the login gate's failure counting
@@ -177,93 +157,28 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 }  // namespace
 
-// Closes the longest-idle connection that has not logged in; false if there is none.
-bool Server::Shared::make_room() {
-  std::shared_ptr<Connection> oldest;
-  for (auto& weak : connections) {
-    auto c = weak.lock();
-    if (c && c->evictable() && (!oldest || c->last_active() < oldest->last_active())) oldest = std::move(c);
-  }
-  if (!oldest) return false;
-  if (log) log("smtp: server full; closing the longest-idle connection that has not logged in");
-  connections.remove_if([&](const std::weak_ptr<Connection>& w) { return w.lock() == oldest; });
-  oldest->evict();
-  return true;
-}
-
-void Server::Shared::accept() {
-  acceptor.async_accept([self = shared_from_this()](error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || self->stopped) return;
-    if (!ec) {
-      // Replies go out at once: with Nagle's algorithm a reply written in pieces waits ~40 ms for
-      // the client's delayed ACK.
-      error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      self->forget_closed();
-      auto connection = std::make_shared<Connection>(std::move(socket), self);
-      if (self->connections.size() >= self->options.max_sessions && !self->make_room()) {
-        if (self->log) self->log("smtp: too many connections, refusing one");
-        connection->refuse();
-      } else {
-        self->connections.push_back(connection);
-        connection->start();
-      }
-    } else if (self->log) {
-      self->log("smtp: accept failed: " + ec.message());
-    }
-    self->accept();
+Server::Server(asio::io_context& io, const tcp::endpoint& endpoint, Submission& submission, auth::LoginGate& login_gate,
+               SentCopy sent_copy, Options options, SessionLog log)
+    : shared_(std::make_shared<Shared>(submission, login_gate, std::move(sent_copy), std::move(options), std::move(log))) {
+  net::ListenerOptions listening;
+  listening.max_connections = shared_->options.max_sessions;
+  listening.name = "smtp";
+  if (shared_->log) listening.log = [log = shared_->log](std::string_view line) { log(std::string(line)); };
+  listener_ = std::make_unique<net::Listener>(io, endpoint, std::move(listening), [shared = shared_](tcp::socket socket) {
+    return std::make_shared<Connection>(std::move(socket), shared);
   });
-}
-
-Server::Server(asio::io_context& io, const tcp::endpoint& endpoint, Submission& submission, LoginCheck& login,
-               Mailbox* sent_copy, Options options, SessionLog log)
-    : Server(io, endpoint, submission, login, sent_copy ? sent_copy_to(*sent_copy) : SentCopy{}, std::move(options),
-             std::move(log)) {}
-
-Server::Server(asio::io_context& io, const tcp::endpoint& endpoint, Submission& submission, LoginCheck& login,
-               SentCopy sent_copy, Options options, SessionLog log)
-    : shared_(std::make_shared<Shared>(io, submission, nullptr, &login, std::move(sent_copy), std::move(options),
-                                       std::move(log))) {
-  listen(endpoint);
-}
-
-Server::Server(asio::io_context& io, const tcp::endpoint& endpoint, Submission& submission, auth::LoginGate& gate,
-               SentCopy sent_copy, Options options, SessionLog log)
-    : shared_(std::make_shared<Shared>(io, submission, &gate, nullptr, std::move(sent_copy), std::move(options),
-                                       std::move(log))) {
-  listen(endpoint);
-}
-
-void Server::listen(const tcp::endpoint& endpoint) {
-  shared_->acceptor.open(endpoint.protocol());
-  shared_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-  shared_->acceptor.bind(endpoint);
-  shared_->acceptor.listen();
-  shared_->accept();
+  listener_->start();
 }
 
 Server::~Server() { stop(); }
 
-unsigned short Server::port() const {
-  error_code ec;
-  const auto endpoint = shared_->acceptor.local_endpoint(ec);
-  return ec ? 0 : endpoint.port();
-}
+unsigned short Server::port() const { return listener_->port(); }
 
 void Server::stop() {
-  if (shared_->stopped) return;
   shared_->stopped = true;
-  error_code ignored;
-  shared_->acceptor.close(ignored);
-  for (auto& weak : shared_->connections) {
-    if (auto connection = weak.lock()) connection->close();
-  }
-  shared_->connections.clear();
+  listener_->stop();
 }
 
-std::size_t Server::active_sessions() const {
-  shared_->forget_closed();
-  return shared_->connections.size();
-}
+std::size_t Server::active_sessions() const { return listener_->connections(); }
 
 }  // namespace fcpmail::smtp

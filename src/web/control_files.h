@@ -31,9 +31,6 @@ std::expected<void, std::string> write_control_file(const std::filesystem::path&
                                                     const ControlEndpoints& endpoints);
 std::expected<ControlEndpoints, std::string> read_control_file(const std::filesystem::path& data_dir);
 
-// Splits "host:port" ("[::1]:80" too). Nothing if malformed.
-std::expected<std::pair<std::string, unsigned short>, std::string> split_host_port(const std::string& text);
-
 // Constant-time comparison for secrets (tokens, CSRF tokens).
 bool secrets_equal(std::string_view a, std::string_view b);
 // `bytes` random bytes from the system's CSPRNG, as lower-case hex.

@@ -1,6 +1,6 @@
 #include "web/http_server.h"
 
-#include <list>
+#include <atomic>
 #include <variant>
 
 #include <boost/asio/steady_timer.hpp>
@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "net/listener.h"
 #include "web/control_api.h"
 #include "web/control_files.h"
 
@@ -24,22 +25,15 @@ class Connection;
 }
 
 struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
-  Shared(asio::io_context& io, engine::Control& control, auth::LoginGate& g, ServerOptions o)
-      : acceptor(io), accept_retry(io), api(control), ui(api, o.ui), gate(g), options(std::move(o)) {}
-  tcp::acceptor acceptor;
-  asio::steady_timer accept_retry;  // after a failed accept (out of file descriptors)
+  Shared(engine::Control& control, auth::LoginGate& g, ServerOptions o)
+      : api(control), ui(api, o.ui), gate(g), options(std::move(o)) {}
   ControlApi api;
   WebUi ui;
   auth::LoginGate& gate;
   ServerOptions options;
-  unsigned short port = 0;
-  std::list<std::weak_ptr<Connection>> connections;
-  bool stopped = false;
+  tcp::endpoint local;  // where the listener is bound (for the login links)
+  std::atomic<bool> stopped{false};
 
-  void accept();
-  void forget_closed() {
-    connections.remove_if([](const std::weak_ptr<Connection>& c) { return c.expired(); });
-  }
   void log(std::string_view line) const {
     if (options.log) options.log(line);
   }
@@ -72,7 +66,7 @@ struct Server::Shared : std::enable_shared_from_this<Server::Shared> {
 
 namespace {
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection final : public net::Session, public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, std::shared_ptr<Server::Shared> shared)
       : stream_(std::move(socket)), shared_(std::move(shared)) {
@@ -81,16 +75,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
     peer_ = ec ? std::string("unknown") : remote.address().to_string();
   }
 
-  void start() { read(); }
-  void close() {
+  void start() override { read(); }
+  // Full and nobody can give way, or chosen to make room: HTTP has no goodbye, the socket closes.
+  void refuse() override { close(); }
+  void evict() override { close(); }
+  void close() override {
     error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
   }
 
-  // Waiting for the next request (none in progress): such a connection may be closed to make room.
-  bool idle() const { return idle_; }
-  std::chrono::steady_clock::time_point idle_since() const { return idle_since_; }
+  // Waiting for the next request (none in progress, so no login either): such a connection may be
+  // closed to make room, since connections that only sit there (opened and silent, or kept alive
+  // between requests) must not lock the CLI and the browser out.
+  bool evictable() const override { return idle_; }
+  std::chrono::steady_clock::time_point last_active() const override { return idle_since_; }
 
  private:
   void read() {
@@ -222,12 +221,12 @@ std::variant<Server::Shared::Response, Server::Shared::PendingLogin> Server::Sha
         account = body["account"].get<std::string>();
       auto link = ui.mint_login_link(account);
       if (!link) return finish(400, "application/json", error_body(link.error()));
-      const auto where = acceptor.local_endpoint();
+      const auto where = local;
       const std::string host = where.address().is_v6() ? "[" + where.address().to_string() + "]" : where.address().to_string();
       log("http: minted a one-time web UI login link for " + link->account);
       return finish(200, "application/json",
                     json_text({{"account", link->account},
-                               {"url", "http://" + host + ":" + std::to_string(port) + link->path_and_query},
+                               {"url", "http://" + host + ":" + std::to_string(local.port()) + link->path_and_query},
                                {"expires_in", link->lifetime.count()}}));
     }
     const auto reply = api.handle(method, target, request.body());
@@ -272,77 +271,27 @@ std::variant<Server::Shared::Response, Server::Shared::PendingLogin> Server::Sha
   return internal_error(request.version(), request.keep_alive());
 }
 
-void Server::Shared::accept() {
-  acceptor.async_accept([self = shared_from_this()](error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || self->stopped) return;
-    if (ec) {
-      // Out of file descriptors or similar: accepting again at once would spin; wait a little.
-      self->log("http: accept failed (" + ec.message() + "); retrying in 100 ms");
-      self->accept_retry.expires_after(std::chrono::milliseconds(100));
-      self->accept_retry.async_wait([self](error_code e) {
-        if (!e && !self->stopped) self->accept();
-      });
-      return;
-    }
-    socket.set_option(tcp::no_delay(true), ec);  // no Nagle wait for a reply written in pieces; failing is harmless
-    {
-      self->forget_closed();
-      if (self->connections.size() >= self->options.max_connections) {
-        // Full. Connections that only sit there (opened and silent, or kept alive between
-        // requests) must not lock the CLI and the browser out: close the longest-idle one.
-        std::shared_ptr<Connection> longest_idle;
-        for (const auto& weak : self->connections) {
-          auto c = weak.lock();
-          if (c && c->idle() && (!longest_idle || c->idle_since() < longest_idle->idle_since())) longest_idle = c;
-        }
-        if (longest_idle) {
-          longest_idle->close();
-          self->forget_closed();
-          self->connections.remove_if([&](const std::weak_ptr<Connection>& c) { return c.lock() == longest_idle; });
-          self->log("http: at the connection limit; closed the longest-idle connection");
-        }
-      }
-      if (self->connections.size() >= self->options.max_connections) {
-        error_code ignored;
-        socket.close(ignored);
-        self->log("http: too many connections, refusing one");
-      } else {
-        auto connection = std::make_shared<Connection>(std::move(socket), self);
-        self->connections.push_back(connection);
-        connection->start();
-      }
-    }
-    self->accept();
-  });
-}
-
-Server::Server(asio::io_context& io, const tcp::endpoint& endpoint, engine::Control& control, LoginCheck& login,
+Server::Server(asio::io_context& io, const tcp::endpoint& endpoint, engine::Control& control, auth::LoginGate& login_gate,
                ServerOptions options)
-    : own_gate_(options.login_gate ? nullptr : std::make_unique<auth::LoginGate>(login)),
-      shared_(std::make_shared<Shared>(io, control, options.login_gate ? *options.login_gate : *own_gate_,
-                                       std::move(options))) {
-  shared_->acceptor.open(endpoint.protocol());
-  shared_->acceptor.set_option(tcp::acceptor::reuse_address(true));
-  shared_->acceptor.bind(endpoint);
-  shared_->acceptor.listen();
-  shared_->port = shared_->acceptor.local_endpoint().port();
-  shared_->accept();
+    : shared_(std::make_shared<Shared>(control, login_gate, std::move(options))) {
+  net::ListenerOptions listening;
+  listening.max_connections = shared_->options.max_connections;
+  listening.name = "http";
+  listening.log = shared_->options.log;
+  listener_ = std::make_unique<net::Listener>(io, endpoint, std::move(listening), [shared = shared_](tcp::socket socket) {
+    return std::make_shared<Connection>(std::move(socket), shared);
+  });
+  shared_->local = listener_->local_endpoint();
+  listener_->start();
 }
 
 Server::~Server() { stop(); }
 
-unsigned short Server::port() const { return shared_->port; }
+unsigned short Server::port() const { return shared_->local.port(); }
 
 void Server::stop() {
-  if (shared_->stopped) return;
   shared_->stopped = true;
-  error_code ignored;
-  shared_->acceptor.close(ignored);
-  shared_->accept_retry.cancel();
-  for (auto& weak : shared_->connections) {
-    if (auto connection = weak.lock()) connection->close();
-  }
-  shared_->connections.clear();
+  listener_->stop();
 }
 
 }  // namespace fcpmail::web

@@ -1,6 +1,7 @@
 // The daemon's HTTP server (Boost.Beast) on 127.0.0.1 (default port 9080): the JSON control API
 // under /api/ for the `fcpmail` CLI (bearer token from DIR/control.token), and the local web UI
-// everywhere else. One session object per connection on the caller's io_context; the engine's
+// everywhere else. One session per connection on the caller's io_context (accepting, the cap and
+// making room are src/net/listener.h's: at the cap the longest-idle connection closes); the engine's
 // Control is called on that thread. Web UI passwords go through the login gate (checked on the
 // gate's worker, delayed after failures of the same (user, peer), user locked out after many).
 #pragma once
@@ -16,8 +17,11 @@
 
 #include "auth/login_gate.h"
 #include "engine/control.h"
-#include "fcpmail/login.h"
 #include "web/web_ui.h"
+
+namespace fcpmail::net {
+class Listener;
+}
 
 namespace fcpmail::web {
 
@@ -29,17 +33,16 @@ struct ServerOptions {
   std::chrono::seconds io_timeout{60};        // reading a request / writing a reply
   std::size_t max_connections = 64;
   WebUiOptions ui;
-  // The gate shared with IMAP and SMTP (so failures count across them); must outlive the server.
-  // If null, the server makes its own over `login` with the default policy.
-  auth::LoginGate* login_gate = nullptr;
   std::function<void(std::string_view)> log;  // one line per notable event
 };
 
 class Server {
  public:
   // Binds and listens at once (throws boost::system::system_error if the address is taken).
+  // `login_gate`: the gate shared with IMAP and SMTP (so failures count across them); must outlive
+  // the server.
   Server(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint, engine::Control& control,
-         LoginCheck& login, ServerOptions options);
+         auth::LoginGate& login_gate, ServerOptions options);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -50,8 +53,8 @@ class Server {
   struct Shared;
 
  private:
-  std::unique_ptr<auth::LoginGate> own_gate_;  // only when ServerOptions::login_gate is null
   std::shared_ptr<Shared> shared_;
+  std::unique_ptr<net::Listener> listener_;
 };
 
 }  // namespace fcpmail::web

@@ -11,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include "fake_control.h"
+#include "net/host_port.h"
 #include "web/control_files.h"
 #include "web/http_server.h"
 
@@ -56,7 +57,7 @@ int main(int argc, char** argv) {
   try {
     auto token = fcpmail::web::load_or_create_token(data_dir);
     if (!token) throw std::runtime_error(token.error());
-    auto where = fcpmail::web::split_host_port(listen);
+    auto where = fcpmail::net::split_host_port(listen);
     if (!where) usage(where.error());
 
     boost::asio::io_context io;
@@ -67,7 +68,8 @@ int main(int argc, char** argv) {
     fcpmail::web::ServerOptions options;
     options.token = *token;
     options.log = [](std::string_view line) { std::cerr << line << '\n'; };
-    fcpmail::web::Server server(io, {boost::asio::ip::make_address(where->first), where->second}, control, login,
+    fcpmail::auth::LoginGate gate(login);
+    fcpmail::web::Server server(io, {boost::asio::ip::make_address(where->first), where->second}, control, gate,
                                 options);
     const std::string http = where->first + ":" + std::to_string(server.port());
     auto written = fcpmail::web::write_control_file(data_dir, {http, "", "", static_cast<long>(::getpid())});

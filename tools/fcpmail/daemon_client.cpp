@@ -10,6 +10,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "net/host_port.h"
 #include "web/control_api.h"
 #include "web/control_files.h"
 
@@ -32,7 +33,7 @@ std::expected<DaemonClient, std::string> DaemonClient::open(const std::string& o
   if (!endpoints) return std::unexpected(endpoints.error());
   auto token = web::read_token(dir);
   if (!token) return std::unexpected(token.error());
-  auto where = web::split_host_port(endpoints->http);
+  auto where = net::split_host_port(endpoints->http);
   if (!where) return std::unexpected("control.json in " + dir + " has a bad address: " + where.error());
   DaemonClient client;
   client.host_ = where->first;

@@ -4,10 +4,7 @@
 #include "imap/imap_server.h"
 #include "store/mailbox_store.h"
 
-#if __has_include("auth/login_gate.h")
 #include "auth/login_gate.h"
-#define HAVE_LOGIN_GATE 1
-#endif
 
 #include <doctest/doctest.h>
 
@@ -63,10 +60,15 @@ struct World {
 // The server on its own io thread; stopped and joined on destruction.
 struct Running {
   asio::io_context io;
+  std::optional<auth::LoginGate> own_gate;  // when the test gives a LoginCheck: a gate with the default policy
   std::optional<imap::Server> server;
   std::thread thread;
-  Running(World& w, LoginCheck& login, imap::ServerOptions options) {
-    server.emplace(io, tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0}, w.store, login, options);
+  Running(World& w, auth::LoginGate& gate, imap::ServerOptions options) {
+    server.emplace(io, tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0}, w.store, gate, options);
+    thread = std::thread([this] { io.run(); });
+  }
+  Running(World& w, LoginCheck& login, imap::ServerOptions options) : own_gate(std::in_place, login) {
+    server.emplace(io, tcp::endpoint{asio::ip::make_address("127.0.0.1"), 0}, w.store, *own_gate, options);
     thread = std::thread([this] { io.run(); });
   }
   ~Running() {
@@ -142,14 +144,12 @@ imap::ServerOptions quick_options() {
 
 }  // namespace
 
-#ifdef HAVE_LOGIN_GATE
 TEST_CASE("server: a slow login does not hold up other sessions") {
   World w;
   SlowLogin slow(std::chrono::milliseconds(1500));
   auth::LoginGate gate(slow);
   auto o = quick_options();
-  o.login_gate = &gate;
-  Running r(w, slow, o);
+  Running r(w, gate, o);
   Conn a(r.port()), b(r.port());
   CHECK(a.line().starts_with("* OK"));
   CHECK(b.line().starts_with("* OK"));
@@ -176,9 +176,8 @@ TEST_CASE("server: repeated failed logins are answered NO after the gate's delay
   policy.max_delay = std::chrono::milliseconds(400);
   auth::LoginGate gate(quick, policy);
   auto o = quick_options();
-  o.login_gate = &gate;
   {
-    Running r(w, quick, o);
+    Running r(w, gate, o);
     Conn a(r.port()), b(r.port());
     a.line();
     b.line();
@@ -207,8 +206,7 @@ TEST_CASE("server: a login refused for load says NO [UNAVAILABLE], never AUTHENT
   policy.lockout_failures = 1;
   auth::LoginGate gate(slow, policy);
   auto o = quick_options();
-  o.login_gate = &gate;
-  Running r(w, slow, o);
+  Running r(w, gate, o);
   Conn a(r.port()), b(r.port());
   a.line();
   b.line();
@@ -229,9 +227,8 @@ TEST_CASE("server: a login refused for load says NO [UNAVAILABLE], never AUTHENT
   c.send("c2 LOGIN alice@test.freemail secret\r\n");
   CHECK(has(c.until("c2"), "c2 NO [UNAVAILABLE]"));
 }
-#endif
 
-TEST_CASE("server: without a gate the LoginCheck answers LOGIN and AUTHENTICATE (pipelined commands after it)") {
+TEST_CASE("server: through a default gate the LoginCheck answers LOGIN and AUTHENTICATE (pipelined commands after it)") {
   World w;
   SlowLogin login(std::chrono::milliseconds(0));
   Running r(w, login, quick_options());

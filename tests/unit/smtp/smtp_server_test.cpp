@@ -29,17 +29,12 @@ struct Running {
   std::unique_ptr<Server> server;
   std::thread thread;
 
-  // Without `gated`, passwords are checked with `login` on the I/O thread; with it, through a
-  // LoginGate over `gated` (on the gate's worker).
+  // Passwords are checked through a LoginGate (on the gate's worker) over `gated`, or over `login`.
   explicit Running(Options options, fcpmail::LoginCheck* gated = nullptr) {
     options.auth_failure_delay = std::chrono::milliseconds(50);
     const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
-    if (gated) {
-      gate = std::make_unique<fcpmail::auth::LoginGate>(*gated);
-      server = std::make_unique<Server>(io, endpoint, submission, *gate, sent.copy(), options);
-    } else {
-      server = std::make_unique<Server>(io, endpoint, submission, login, sent.copy(), options);
-    }
+    gate = std::make_unique<fcpmail::auth::LoginGate>(gated ? *gated : login);
+    server = std::make_unique<Server>(io, endpoint, submission, *gate, sent.copy(), options);
     thread = std::thread([this] { io.run(); });
   }
   ~Running() {

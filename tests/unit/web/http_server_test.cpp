@@ -29,6 +29,7 @@ struct Running {
   web_test::FakeControl control;
   NoLogin login;
   asio::io_context io;
+  fcpmail::auth::LoginGate gate{login};  // outlives the server, dies before io
   std::unique_ptr<Server> server;
   std::thread thread;
   const std::string token = std::string(64, 'a');
@@ -39,7 +40,7 @@ struct Running {
     ServerOptions o;
     o.token = token;
     o.max_body = 4096;
-    server = std::make_unique<Server>(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), control, login, o);
+    server = std::make_unique<Server>(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), control, gate, o);
     thread = std::thread([this] { io.run(); });
   }
   ~Running() {
@@ -144,8 +145,7 @@ TEST_CASE("http: a web UI login is checked off the I/O thread; other requests ar
   fcpmail::auth::LoginGate gate(login);
   ServerOptions o;
   o.token = std::string(64, 'a');
-  o.login_gate = &gate;
-  Server server(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), control, login, o);
+  Server server(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), control, gate, o);
   std::thread thread([&] { io.run(); });
 
   auto exchange = [&](http::verb verb, const std::string& target, const std::string& body) {
@@ -201,7 +201,8 @@ TEST_CASE("http: at the connection limit the longest-idle connection makes room 
   ServerOptions o;
   o.token = std::string(64, 'a');
   o.max_connections = 3;
-  Server server(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), control, login, o);
+  fcpmail::auth::LoginGate gate(login);
+  Server server(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), control, gate, o);
   std::thread thread([&] { io.run(); });
 
   // Three connections that never send anything fill the server.
