@@ -10,71 +10,16 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness.cli_session import wait_for_control  # noqa: E402
+from harness.daemon_run import DaemonRun  # noqa: E402
 
-build = os.environ.get("FCPMAIL_BUILD_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "build")
-fixtures = os.environ.get("FCPMAIL_FIXTURES") or os.path.join(os.path.dirname(__file__), "..", "..", "fixtures")
-daemon_bin = os.path.join(build, "fcpmaild")
-cli_bin = os.path.join(build, "fcpmail")
+SCALE = "0.002"
 
-work = tempfile.mkdtemp(prefix="fcpmail-attack-key-")
-os.chmod(work, 0o700)
-log_path = os.path.join(work, "daemon.log")
-daemon = None
-
-
-def fail(why):
-    print("FAIL:", why)
-    try:
-        print(open(log_path, errors="replace").read()[-3000:])
-    except OSError:
-        pass
-    cleanup()
-    sys.exit(1)
-
-
-def cleanup():
-    if daemon and daemon.poll() is None:
-        daemon.kill()
-        daemon.wait()
-    shutil.rmtree(work, ignore_errors=True)
-
-
-def command(data):
-    return [daemon_bin, "--data-dir", data, "--embedded-node", "--imap-listen", "127.0.0.1:0", "--smtp-listen",
-            "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--interval-scale", "0.002"]
-
-
-def start(data):
-    global daemon
-    if os.path.exists(os.path.join(data, "control.json")):
-        os.unlink(os.path.join(data, "control.json"))
-    daemon = subprocess.Popen(command(data), stdout=open(log_path, "a"), stderr=subprocess.STDOUT)
-    for _ in range(300):
-        if daemon.poll() is not None:
-            fail(f"the daemon on {data} exited with {daemon.returncode} while starting")
-        endpoints = wait_for_control(data, tries=1)
-        if endpoints and endpoints.get("pid") == daemon.pid:
-            return endpoints
-        time.sleep(0.1)
-    fail("the daemon wrote no control.json")
-
-
-def stop():
-    daemon.terminate()
-    if daemon.wait(timeout=30) != 0:
-        fail(f"the daemon exited with {daemon.returncode} on SIGTERM")
-
-
-def cli(data, *args, stdin=None):
-    r = subprocess.run([cli_bin, *args, "--data-dir", data], input=stdin, capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        fail(f"fcpmail {' '.join(args)}: {r.stdout} {r.stderr}")
-    return r.stdout
+# Two data dirs, each with its own daemon and log: mine (alice's) and another with a key of its own.
+mine_run = DaemonRun(SCALE, log_tail=3000)
+other_run = DaemonRun(SCALE, log_tail=3000)
+fail = mine_run.fail
 
 
 def snapshot(data):
@@ -90,16 +35,14 @@ def snapshot(data):
 
 
 try:
-    mine = os.path.join(work, "mine")
-    other = os.path.join(work, "other")
+    mine, other = mine_run.data, other_run.data
     for d in (mine, other):
         os.mkdir(d, 0o700)
-    start(mine)
-    out = cli(mine, "account", "create", "alice", "--password-stdin", "--rsa-key",
-              os.path.join(fixtures, "keys", "alice.key"), stdin="pw\n")
-    stop()
-    start(other)  # a fresh dir of its own: its own key
-    stop()
+    mine_run.start(tries=300)
+    mine_run.session.create("alice")
+    mine_run.stop()
+    other_run.start(tries=300)  # a fresh dir of its own: its own key
+    other_run.stop()
     key_path = os.path.join(mine, "secret.key")
     right_key = open(key_path, "rb").read()
     shutil.copyfile(os.path.join(other, "secret.key"), key_path)
@@ -109,7 +52,7 @@ try:
 
     before = snapshot(mine)
     try:
-        r = subprocess.run(command(mine), capture_output=True, text=True, timeout=20)
+        r = subprocess.run(mine_run.command(), capture_output=True, text=True, timeout=20)
     except subprocess.TimeoutExpired:
         fail("still running after 20 s with another data dir's secret.key")
     message = r.stderr.strip()
@@ -126,11 +69,12 @@ try:
 
     with open(key_path, "wb") as f:
         f.write(right_key)
-    start(mine)
-    if "alice@" not in cli(mine, "account", "list"):
+    mine_run.start(tries=300)
+    if "alice@" not in mine_run.cli("account", "list").stdout:
         fail("with the right key back, the account is not there")
-    stop()
+    mine_run.stop()
     print("ok: with the right key back the dir starts and alice is there")
     print("PASS")
 finally:
-    cleanup()
+    other_run.finish()
+    mine_run.finish()

@@ -13,11 +13,8 @@ engine's verdict, `absent`: a Freemail peer does not sign), X-Fcpmail-Sender is 
 From is mallory, the claim is kept in the display name and in X-Original-From, SEARCH FROM the
 forged address matches nothing while SEARCH FROM mallory matches, the body is as sent, and bob's
 ack for the message appears on bob's side of the channel."""
-import imaplib
 import json
 import os
-import re
-import subprocess
 import sys
 import time
 
@@ -34,17 +31,7 @@ session = run.session
 
 def start_daemon():
     """fcpmaild on a separate fcpmail-sim process (FCP over TCP); returns (endpoints, sim FCP address)."""
-    sim = subprocess.Popen([os.path.join(run.build, "fcpmail-sim"), "--listen", "127.0.0.1:0"], stdout=subprocess.PIPE,
-                           stderr=open(os.path.join(work, "sim.log"), "w"), text=True)
-    run.others.append(sim)
-    m = re.search(r"listening on (127\.0\.0\.1:\d+)", sim.stdout.readline())
-    if not m:
-        fail("fcpmail-sim did not start")
-    return run.start(fcp=m.group(1))
-
-
-def node(*args, check=True):
-    return run.node(fcp, *args, check=check)
+    return run.start_on_sim()
 
 
 def node_put(uri, data_bytes, name):
@@ -53,13 +40,7 @@ def node_put(uri, data_bytes, name):
 
 def node_get(uri):
     """The bytes at `uri`, or None while the node does not have them."""
-    out = os.path.join(work, "got")
-    if os.path.exists(out):
-        os.remove(out)
-    r = node("get", uri, "--out", out, check=False)
-    if r.returncode != 0:
-        return None
-    return open(out, "rb").read()
+    return run.node_get(fcp, uri)
 
 
 def genssk():
@@ -130,16 +111,8 @@ try:
     payload = b"messagetype=message\r\nid=1\r\n\r\n" + mail.encode()
     node_put(c_insert + "i-" + initiator_slot, payload, "message-1")
 
-    host, port = endpoints["imap"].rsplit(":", 1)
-    imap = imaplib.IMAP4(host, int(port))
-    imap.login(bob, "pw")
-
-    def arrived():
-        imap.select("INBOX", readonly=True)
-        _, got = imap.search(None, "ALL")
-        return got[0].split()
-
-    nums = wait_for("the message in bob's INBOX", arrived)
+    imap = run.imap_login(endpoints, bob)
+    nums = run.wait_for_inbox(imap, "the message in bob's INBOX")
     if len(nums) != 1:
         fail(f"expected one message, got {nums}")
     _, fetched = imap.fetch(nums[0], "(ENVELOPE BODY.PEEK[HEADER] BODY.PEEK[TEXT])")
@@ -202,8 +175,7 @@ try:
     big_mail += line * ((32 * 1024 * 1024 - 1024 - len(big_mail)) // len(line))
     big_payload = b"messagetype=message\r\nid=2\r\n\r\n" + big_mail
     second_slot = cli_json("slots", "next", initiator_slot)["next"][0]
-    imap = imaplib.IMAP4(host, int(port))
-    imap.login(bob, "pw")
+    imap = run.imap_login(endpoints, bob)
     imap.select("INBOX")
     node_put(c_insert + "i-" + second_slot, big_payload, "message-2")
     round_trips = []

@@ -18,7 +18,7 @@ import smtplib
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness.clients import FIXTURES, PASSWORD, Daemon, Failure, wait_for, run_main, Http  # noqa: E402
+from harness.clients import PASSWORD, Daemon, Failure, wait_for, run_main, Http  # noqa: E402
 
 
 def page_csrf(page):
@@ -94,14 +94,7 @@ def main():
         h = Http(d)
         alice = d.address["alice"]
         # carol (a stranger to alice) asks to mail her: a pending contact request.
-        out = d.cli("account", "create", "carol", "--password-stdin", "--rsa-key",
-                    os.path.join(FIXTURES, "keys", "carol.key"), stdin="carol pw\n")
-        carol = re.search(r"[a-z0-9]+@[a-z2-7]{52}\.freemail", out).group(0)
-        msg = os.path.join(d.work, "carol.txt")
-        with open(msg, "w", newline="") as f:
-            f.write("From: %s\r\nTo: %s\r\nSubject: hello from carol\r\n\r\nhi\r\n" % (carol, alice))
-        d.cli("send", "--from", carol, "--to", alice, "--file", msg)
-        d.cli("outbox", "approve", "--all", "--account", carol)
+        d.stranger_writes_to_alice("carol", "hello from carol")
         requests, took = wait_for("carol's contact request to alice", lambda: pending_requests(d), timeout=120)
         request_id = requests[0]["id"]
         print("ok: carol's request #%d to alice is pending (%.1f s)" % (request_id, took))

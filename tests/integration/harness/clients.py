@@ -125,6 +125,20 @@ class Daemon:
     def approve_all(self):
         return self.cli("outbox", "approve", "--all")
 
+    def stranger_writes_to_alice(self, name, subject):
+        """carol (fixtures/keys/carol.key, a stranger to alice) is created under `name` and sends alice
+        one message, released at once: with requests="manual" alice then has carol's contact request
+        pending. Returns carol's address."""
+        out = self.cli("account", "create", name, "--password-stdin", "--rsa-key",
+                       os.path.join(FIXTURES, "keys", "carol.key"), stdin="carol pw\n")
+        carol = re.search(r"[a-z0-9]+@[a-z2-7]{52}\.freemail", out).group(0)
+        msg = os.path.join(self.work, "carol.txt")
+        with open(msg, "w", newline="") as f:
+            f.write("From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\nhi\r\n" % (carol, self.address["alice"], subject))
+        self.cli("send", "--from", carol, "--to", self.address["alice"], "--file", msg)
+        self.cli("outbox", "approve", "--all", "--account", carol)
+        return carol
+
     # --- IMAP
     def imap(self, name):
         c = imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=20)

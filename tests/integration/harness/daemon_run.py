@@ -2,9 +2,11 @@
 consent_revoke, hostile_peers, hostile_forged_headers, rts_stock_timeout) drive it: started on
 free 127.0.0.1 ports, `fcpmail` run against it with FCPMAIL_DATA_DIR, polled with wait_for, and on
 any failure killed with its log tail printed. A stranger ("mallory", fixtures/keys/mallory.key)
-can put raw blobs on the node with node_put and encode RTS messages with mallory_rts. Each script
+can put raw blobs on the node with node_put, read them with node_get and encode RTS messages with
+mallory_rts; start_on_sim runs the daemon on a separate fcpmail-sim instead of its embedded node. Each script
 passes its own interval scale and timeouts (they differ in how long their story takes)."""
 import base64
+import imaplib
 import json
 import os
 import re
@@ -71,6 +73,12 @@ class DaemonRun:
         """The daemon log lines that contain every fragment."""
         return [line for line in self.log_text().splitlines() if all(f in line for f in fragments)]
 
+    def command(self, fcp=None, listen=LISTEN_ALL, options=()):
+        """fcpmaild's command line on this data dir: on its embedded simulated node, or on the node at `fcp`."""
+        node_args = ["--fcp", fcp] if fcp else ["--embedded-node"]
+        return [os.path.join(self.build, "fcpmaild"), "--data-dir", self.data, *node_args, *listen,
+                "--interval-scale", self.scale, *options]
+
     def start(self, fcp=None, tries=150, listen=LISTEN_ALL, options=()):
         """Starts fcpmaild (on its embedded simulated node, or on the node at `fcp`; with the
         `listen` arguments and further `options`) once its previous control.json is gone; returns
@@ -79,12 +87,8 @@ class DaemonRun:
         control = os.path.join(self.data, "control.json")
         if os.path.exists(control):
             os.remove(control)
-        node_args = ["--fcp", fcp] if fcp else ["--embedded-node"]
         log = open(self.log_path, "a")
-        self.daemon = subprocess.Popen(
-            [os.path.join(self.build, "fcpmaild"), "--data-dir", self.data, *node_args, *listen,
-             "--interval-scale", self.scale, *options],
-            stdout=log, stderr=log)
+        self.daemon = subprocess.Popen(self.command(fcp, listen, options), stdout=log, stderr=log)
         for _ in range(tries):
             if os.path.exists(control):
                 if fcp:
@@ -96,6 +100,23 @@ class DaemonRun:
                 self.fail("daemon exited at start")
             time.sleep(0.1)
         self.fail("daemon did not start")
+
+    def start_on_sim(self, **start_options):
+        """fcpmaild on a separate fcpmail-sim process (FCP over TCP), logging to sim.log; returns
+        (endpoints, the sim's FCP address)."""
+        sim = subprocess.Popen([os.path.join(self.build, "fcpmail-sim"), "--listen", "127.0.0.1:0"],
+                               stdout=subprocess.PIPE, stderr=open(os.path.join(self.work, "sim.log"), "w"), text=True)
+        self.others.append(sim)
+        m = re.search(r"listening on (127\.0\.0\.1:\d+)", sim.stdout.readline())
+        if not m:
+            self.fail("fcpmail-sim did not start")
+        return self.start(fcp=m.group(1), **start_options)
+
+    def stop(self, timeout=30):
+        """SIGTERM; fails unless the daemon then exits 0 within `timeout` seconds."""
+        self.daemon.terminate()
+        if self.daemon.wait(timeout=timeout) != 0:
+            self.fail(f"the daemon exited with {self.daemon.returncode} on SIGTERM")
 
     def wait_for(self, what, pred, timeout=None):
         """pred()'s first truthy value, polling every 0.2 s; fails when the daemon dies or time runs out."""
@@ -111,6 +132,23 @@ class DaemonRun:
                 self.fail("the daemon died while waiting for " + what)
             time.sleep(0.2)
         self.fail("timed out waiting for " + what)
+
+    # --- IMAP
+    def imap_login(self, endpoints, account, password="pw"):
+        """An imaplib session of `account` on the daemon's IMAP endpoint."""
+        host, port = endpoints["imap"].rsplit(":", 1)
+        imap = imaplib.IMAP4(host, int(port))
+        imap.login(account, password)
+        return imap
+
+    def wait_for_inbox(self, imap, what, count=1):
+        """The INBOX message numbers (read-only SELECT) once there are at least `count`."""
+        def arrived():
+            imap.select("INBOX", readonly=True)
+            _, got = imap.search(None, "ALL")
+            return len(got[0].split()) >= count and got[0].split()
+
+        return self.wait_for(what, arrived)
 
     # --- the CLI
     def cli(self, *args, stdin=None, check=True):
@@ -165,6 +203,15 @@ class DaemonRun:
             f.write(data_bytes)
         self.node(fcp, "put", uri, "--file", path)
 
+    def node_get(self, fcp, uri):
+        """The bytes at `uri`, or None while the node does not have them."""
+        out = os.path.join(self.work, "got")
+        if os.path.exists(out):
+            os.remove(out)
+        if self.node(fcp, "get", uri, "--out", out, check=False).returncode != 0:
+            return None
+        return open(out, "rb").read()
+
     def genssk(self, fcp):
         """(insert URI, request URI), both ending in '/'."""
         out = self.cli_json("node", "genssk", "--fcp", fcp)
@@ -173,12 +220,14 @@ class DaemonRun:
             self.fail("unexpected genssk output: " + json.dumps(out))
         return insert, request
 
-    def mallory_rts(self, fcp, mailsite, to, timeout_ms, out_name, responder_slot=None):
-        """The bytes of an RTS from mallory to bob's mailpage on a fresh channel key."""
-        insert, _ = self.genssk(fcp)
+    def mallory_rts(self, fcp, mailsite, to, timeout_ms, out_name, responder_slot=None, channel=None,
+                    initiator_slot=None):
+        """The bytes of an RTS from mallory to bob's mailpage on the channel insert key `channel` (a
+        fresh one if None), with the given first slots (random ones if None)."""
+        insert = channel or self.genssk(fcp)[0]
         path = os.path.join(self.work, out_name)
         self.cli("rts", "encode", "--key", os.path.join(self.fixtures, "keys", "mallory.key"),
                  "--recipient-mailpage", os.path.join(self.fixtures, "keys", "bob.mailpage"), "--mailsite", mailsite,
-                 "--to", to, "--channel", insert, "--initiator-slot", random_slot(),
+                 "--to", to, "--channel", insert, "--initiator-slot", initiator_slot or random_slot(),
                  "--responder-slot", responder_slot or random_slot(), "--timeout", str(timeout_ms), "--out", path)
         return open(path, "rb").read()
