@@ -1,6 +1,7 @@
 // Engine: construction, the scheduler, status and queues, row loading.
 #include "engine/engine_impl.h"
 #include "engine/password_login.h"
+#include "mail/ascii.h"
 
 #include "crypto/sha256.h"
 #include "freemail/address.h"
@@ -352,14 +353,12 @@ std::vector<AccountRow> Engine::Impl::all_accounts() {
 }
 
 std::optional<AccountRow> Engine::Impl::account_by_address(std::string_view typed) {
-  std::string lower(typed);
-  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string lower = ascii::to_lower(typed);
   std::optional<AccountRow> prefix_match;
   int prefix_matches = 0;
   for (auto& a : all_accounts()) {
     if (a.address == lower || a.identity_id == typed) return a;
-    std::string nick = a.nickname;
-    for (auto& ch : nick) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string nick = ascii::to_lower(a.nickname);
     if (!lower.empty() && (a.address.starts_with(lower) || nick == lower)) {
       prefix_match = a;
       ++prefix_matches;
