@@ -1026,16 +1026,6 @@ MailboxResult<MessageMeta> MailboxStore::message_meta(const std::string& account
   });
 }
 
-MailboxResult<std::vector<std::optional<MessageMeta>>> MailboxStore::message_metas(
-    const std::string& account, const std::string& folder, std::span<const std::uint32_t> uids) {
-  auto shared = shared_metas(account, folder, uids);
-  if (!shared) return std::unexpected(shared.error());
-  std::vector<std::optional<MessageMeta>> out(shared->size());
-  for (std::size_t i = 0; i < out.size(); ++i)
-    if ((*shared)[i]) out[i] = *(*shared)[i];
-  return out;
-}
-
 MailboxResult<std::vector<SharedMeta>> MailboxStore::shared_metas(const std::string& account,
                                                                   const std::string& folder,
                                                                   std::span<const std::uint32_t> uids) {
