@@ -315,7 +315,7 @@ int main(int argc, char** argv) {
     if (!options.no_imap) {
       imap::ServerOptions imap_options;
       imap_options.login_gate = &login_gate;
-      imap_server = std::make_unique<imap::Server>(io, imap_endpoint, mailbox, engine, imap_options);
+      imap_server = std::make_unique<imap::Server>(io, imap_endpoint, mailbox, **password_login, imap_options);
       endpoints.imap = to_text({imap_endpoint.address(), imap_server->port()});
       log_line("IMAP listening on " + endpoints.imap);
     }
@@ -333,7 +333,7 @@ int main(int argc, char** argv) {
       wo.token = *token;
       wo.log = log_line;
       wo.login_gate = &login_gate;
-      http_server = std::make_unique<web::Server>(io, http_endpoint, engine, engine, wo);
+      http_server = std::make_unique<web::Server>(io, http_endpoint, engine, **password_login, wo);
       endpoints.http = to_text({http_endpoint.address(), http_server->port()});
       log_line("control API and web UI on http://" + endpoints.http + "/");
     }

@@ -1,6 +1,5 @@
 // Engine: construction, the scheduler, status and queues, row loading.
 #include "engine/engine_impl.h"
-#include "engine/password_login.h"
 #include "mail/ascii.h"
 
 #include "crypto/sha256.h"
@@ -619,13 +618,6 @@ Queues Engine::queues() {
   for (const auto& f : impl_->node.in_flight())
     out.in_flight.push_back({f.kind, f.what, std::chrono::duration<double>(steady_now - f.started).count()});
   return out;
-}
-
-// On the engine's own connection, so on its thread; fcpmaild's servers use PasswordLogin instead.
-std::optional<std::string> Engine::check_login(const std::string& user, const std::string& password) {
-  auto stored = find_login(impl_->db, user);
-  if (!stored || !crypto::verify_password(password, stored->password_hash)) return std::nullopt;
-  return stored->address;
 }
 
 std::optional<std::array<std::uint8_t, 32>> Engine::mailbox_key(const std::string& account) {
