@@ -31,4 +31,8 @@ constexpr bool iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+constexpr bool istarts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
 }  // namespace fcp::ascii

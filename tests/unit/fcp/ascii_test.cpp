@@ -15,4 +15,6 @@ TEST_CASE("fcp ascii helpers change and compare only ASCII letters") {
   CHECK_FALSE(fcp::ascii::iequals("direct", "direc"));
   CHECK_FALSE(fcp::ascii::iequals("@", "`"));
   CHECK_FALSE(fcp::ascii::iequals("\xC4", "\xE4"));
+  CHECK(fcp::ascii::istarts_with("freenet:USK@x", "FREENET:"));
+  CHECK_FALSE(fcp::ascii::istarts_with("free", "freenet:"));
 }
