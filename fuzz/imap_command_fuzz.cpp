@@ -5,6 +5,7 @@
 // than max_command; every argument interpreter answers every argument without crashing.
 #include "fuzz_support.h"
 #include "imap/imap_parser.h"
+#include "mail/ascii.h"
 
 #include <variant>
 
@@ -58,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (auto* command = std::get_if<imap::CommandFramer::Command>(&event)) {
         FUZZ_CHECK(command->raw.size() <= limits.max_command + limits.max_line);
         if (auto parsed = imap::parse_command(command->raw)) {
-          (void)imap::upper(parsed->name);
+          (void)fcpmail::ascii::to_upper(parsed->name);
           for (const auto& arg : parsed->args) interpret(arg, 0);
         }
       } else if (auto* reject = std::get_if<imap::CommandFramer::Reject>(&event)) {

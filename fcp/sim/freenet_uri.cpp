@@ -1,5 +1,7 @@
 #include "freenet_uri.h"
 
+#include <fcp/ascii.h>
+
 #include <cryptopp/sha.h>
 
 #include <algorithm>
@@ -73,12 +75,7 @@ std::string url_encode(std::string_view s) {
 }
 
 std::string strip_scheme(std::string s) {
-  auto lower = [](std::string_view v) {
-    std::string r(v);
-    for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return r;
-  };
-  std::string l = lower(s);
+  std::string l = fcp::ascii::to_lower(s);
   if (l.starts_with("http://") || l.starts_with("https://")) {
     const auto host_start = l.find("//") + 2;
     const auto slash = l.find('/', host_start);
@@ -215,8 +212,7 @@ std::expected<FreenetUri, std::string> parse_uri(std::string_view text) {
   const auto at = uri.find('@');
   if (at == std::string::npos) return std::unexpected("There is no @ in that URI! (" + uri + ")");
   FreenetUri out;
-  out.type = uri.substr(0, at);
-  for (auto& c : out.type) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  out.type = fcp::ascii::to_upper(uri.substr(0, at));
   uri = uri.substr(at + 1);
   if (out.type != "CHK" && out.type != "SSK" && out.type != "USK" && out.type != "KSK")
     return std::unexpected("Invalid key type: " + out.type);

@@ -2,6 +2,8 @@
 // constructor checks before the payload is read) and the node's answer to each message.
 #include "node.h"
 
+#include <fcp/ascii.h>
+
 #include <boost/asio/write.hpp>
 
 #include <charconv>
@@ -28,17 +30,12 @@ std::string number_error(std::string_view field, std::string_view value) {
 
 bool java_true(std::optional<std::string_view> v, bool fallback) {  // SimpleFieldSet.getBoolean(key, default)
   if (!v) return fallback;
-  std::string l(*v);
-  for (auto& c : l) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string l = fcp::ascii::to_lower(*v);
   if (fallback) return l != "false";
   return l == "true";
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using fcp::ascii::to_lower;
 
 fcp::Message to_message(const NodeHeader& h) {
   fcp::Message m(h.name);
@@ -199,7 +196,7 @@ void Session::handle(NodeHeader h) {
       send(*error);  // the payload stays in the stream, as with fred
       return;
     }
-    const std::string upload = lower(h.get("UploadFrom").value_or("direct"));
+    const std::string upload = to_lower(h.get("UploadFrom").value_or("direct"));
     if (upload != "direct") {
       run(h, std::string());
       return;
@@ -350,7 +347,7 @@ std::optional<fcp::Message> Session::check_put(const NodeHeader& h, std::size_t&
     if (!p) return err(6, number_error("PriorityClass", *v));
     if (*p < 0 || *p > 6) return err(8, "Invalid priority class " + std::to_string(*p) + " - range is 6 to 0");
   }
-  const std::string upload = lower(h.get("UploadFrom").value_or("direct"));
+  const std::string upload = to_lower(h.get("UploadFrom").value_or("direct"));
   if (upload == "direct") {
     const auto length = h.get("DataLength");
     if (!length) return err(5, "Need DataLength on a ClientPut");
@@ -368,7 +365,7 @@ std::optional<fcp::Message> Session::check_put(const NodeHeader& h, std::size_t&
     return err(8, "UploadFrom invalid or unrecognized: " + std::string(*h.get("UploadFrom")));
   }
   if (auto p = h.get("Persistence")) {
-    const std::string v = lower(*p);
+    const std::string v = to_lower(*p);
     if (v != "connection" && v != "reboot" && v != "forever")
       return err(6, "Error parsing Persistence field: " + std::string(*p));
   }
@@ -380,7 +377,7 @@ std::optional<fcp::Message> Session::check_put(const NodeHeader& h, std::size_t&
 void Session::client_put(const NodeHeader& h, std::string payload) {
   const std::string identifier(*h.get("Identifier"));
   const bool global = java_true(h.get("Global"), false);
-  const std::string persistence = lower(h.get("Persistence").value_or("connection"));
+  const std::string persistence = to_lower(h.get("Persistence").value_or("connection"));
   const std::string owner = global ? std::string() : name_;
   if ((persistence != "connection" && node_->find_persistent(owner, identifier)) ||
       (persistence == "connection" && running_.contains(identifier))) {
@@ -393,7 +390,7 @@ void Session::client_put(const NodeHeader& h, std::string payload) {
     send(protocol_error(4, "SSK not a private key", identifier, true, global));
     return;
   }
-  const std::string upload = lower(h.get("UploadFrom").value_or("direct"));
+  const std::string upload = to_lower(h.get("UploadFrom").value_or("direct"));
   if (upload == "disk") {
     send(protocol_error(25, std::nullopt, identifier, false, global));
     return;
@@ -444,7 +441,7 @@ std::optional<fcp::Message> Session::check_get(const NodeHeader& h) {
   if (!uri) return err(4, "No URI specified");
   if (auto parsed = parse_uri(*uri); !parsed) return err(4, parsed.error());
   if (auto v = h.get("Verbosity"); v && !java_long(*v)) return err(6, number_error("Verbosity", *v));
-  const std::string return_type = lower(h.get("ReturnType").value_or("direct"));
+  const std::string return_type = to_lower(h.get("ReturnType").value_or("direct"));
   if (return_type == "chunked") return err(3, "Unknown return-type");
   if (return_type != "direct" && return_type != "none" && return_type != "disk") return err(8, "Unknown return-type");
   if (return_type == "disk" && !h.get("Filename")) return err(5, "Missing Filename");
@@ -468,7 +465,7 @@ std::optional<fcp::Message> Session::check_get(const NodeHeader& h) {
   }
   std::string persistence = "connection";
   if (auto p = h.get("Persistence")) {
-    persistence = lower(*p);
+    persistence = to_lower(*p);
     if (persistence != "connection" && persistence != "reboot" && persistence != "forever")
       return err(6, "Error parsing Persistence field: " + std::string(*p));
   }
@@ -479,14 +476,14 @@ std::optional<fcp::Message> Session::check_get(const NodeHeader& h) {
 void Session::client_get(const NodeHeader& h) {
   const std::string identifier(*h.get("Identifier"));
   const bool global = java_true(h.get("Global"), false);
-  const std::string persistence = lower(h.get("Persistence").value_or("connection"));
+  const std::string persistence = to_lower(h.get("Persistence").value_or("connection"));
   const std::string owner = global ? std::string() : name_;
   if ((persistence != "connection" && node_->find_persistent(owner, identifier)) ||
       (persistence == "connection" && running_.contains(identifier))) {
     send(fcp::Message("IdentifierCollision").set("Identifier", identifier).set("Global", global));
     return;
   }
-  const std::string return_type = lower(h.get("ReturnType").value_or("direct"));
+  const std::string return_type = to_lower(h.get("ReturnType").value_or("direct"));
   if (return_type == "disk") {  // no TestDDA in the sim: fred refuses disk access without it
     send(protocol_error(25, std::nullopt, identifier, false, global));
     return;

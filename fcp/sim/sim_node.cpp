@@ -2,6 +2,8 @@
 
 #include "node.h"
 
+#include <fcp/ascii.h>
+
 #include <nlohmann/json.hpp>
 
 #include <boost/asio/post.hpp>
@@ -251,9 +253,7 @@ std::shared_ptr<Request> Node::new_request(const fcp::Message& fields, bool is_g
   r->identifier = std::string(fields.get_or("Identifier", ""));
   r->global = fields.get_bool("Global").value_or(false);
   r->is_get = is_get;
-  std::string persistence(fields.get_or("Persistence", "connection"));
-  for (auto& c : persistence) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  r->persistence = persistence;
+  r->persistence = fcp::ascii::to_lower(fields.get_or("Persistence", "connection"));
   r->connection = session;
   r->owner = r->global ? std::string() : owner;
   r->token = next_token++;
@@ -433,9 +433,7 @@ void Node::load_persistent() {
         r->max_size = fields.get_int("MaxSize").value_or(INT64_MAX);
         r->max_retries = static_cast<int>(fields.get_int("MaxRetries").value_or(0));
         r->verbosity = static_cast<int>(fields.get_int("Verbosity").value_or(0));
-        std::string rt(fields.get_or("ReturnType", "direct"));
-        for (auto& c : rt) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        r->return_type = rt;
+        r->return_type = fcp::ascii::to_lower(fields.get_or("ReturnType", "direct"));
       }
       p.running = r;
       p.token = r->token;

@@ -1,4 +1,5 @@
 #include "fcp/codec.h"
+#include "fcp/ascii.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,12 +8,7 @@
 namespace fcp {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
-           return lower(x) == lower(y);
-         });
-}
+using ascii::iequals;
 
 bool has_forbidden_char(std::string_view text) {
   return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;

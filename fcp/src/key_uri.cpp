@@ -1,4 +1,5 @@
 #include "fcp/key_uri.h"
+#include "fcp/ascii.h"
 
 #include <charconv>
 
@@ -11,14 +12,8 @@ constexpr std::size_t key_bytes = 32;
 constexpr std::size_t extra_bytes = 5;
 const std::string ssk_request_extra("\x01\x00\x02\x00\x01", 5);
 
-char upper(char c) { return c >= 'a' && c <= 'z' ? char(c - 'a' + 'A') : c; }
-
-bool starts_with_nocase(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i)
-    if (upper(text[i]) != upper(prefix[i])) return false;
-  return true;
-}
+using ascii::istarts_with;
+using ascii::upper;
 
 std::vector<std::string_view> split(std::string_view text, char separator) {
   std::vector<std::string_view> parts;
@@ -35,7 +30,7 @@ std::string_view strip_prefixes(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   if (const auto q = text.find('?'); q != std::string_view::npos) text = text.substr(0, q);
   for (std::string_view scheme : {"http://", "https://"}) {
-    if (starts_with_nocase(text, scheme)) {
+    if (istarts_with(text, scheme)) {
       text.remove_prefix(scheme.size());
       const auto slash = text.find('/');
       text = slash == std::string_view::npos ? std::string_view() : text.substr(slash + 1);
@@ -43,9 +38,9 @@ std::string_view strip_prefixes(std::string_view text) {
     }
   }
   for (std::string_view ext : {"ext+", "web+"})
-    if (starts_with_nocase(text, ext)) text.remove_prefix(ext.size());
+    if (istarts_with(text, ext)) text.remove_prefix(ext.size());
   for (std::string_view scheme : {"freenet:", "hyphanet:", "hypha:"})
-    if (starts_with_nocase(text, scheme)) {
+    if (istarts_with(text, scheme)) {
       text.remove_prefix(scheme.size());
       break;
     }

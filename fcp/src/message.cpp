@@ -1,4 +1,5 @@
 #include "fcp/message.h"
+#include "fcp/ascii.h"
 
 #include <charconv>
 
@@ -27,12 +28,7 @@ std::optional<std::int64_t> Message::get_int(std::string_view key) const {
 std::optional<bool> Message::get_bool(std::string_view key) const {
   auto value = get(key);
   if (!value) return std::nullopt;
-  auto lower = [](std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    return out;
-  };
-  const auto v = lower(*value);
+  const auto v = ascii::to_lower(*value);
   if (v == "true") return true;
   if (v == "false") return false;
   return std::nullopt;

@@ -1,5 +1,6 @@
-// LoginCheck: how IMAP, SMTP and the web UI check an account's password. The engine's account
-// store implements it (salted slow hash); the servers never see how passwords are stored.
+// LoginCheck: how IMAP, SMTP and the web UI check an account's password. engine::PasswordLogin
+// implements it over the account table (salted slow hash), and the login gate (auth/login_gate.h)
+// calls it on its worker thread; the servers never see how passwords are stored.
 #pragma once
 #include <optional>
 #include <string>

@@ -192,25 +192,12 @@ class Mailbox {
     if (!r) return std::unexpected(r.error());
     return std::make_shared<const std::vector<MessageInfo>>(std::move(*r));
   }
-  virtual MailboxResult<MessageMeta> message_meta(const std::string& account, const std::string& folder,
-                                                  std::uint32_t uid) = 0;
-  // The metadata of many messages at once (FETCH ENVELOPE or SEARCH over a whole folder): one
-  // entry per UID in the order given, nullopt for a UID that is not in the folder or whose stored
-  // metadata cannot be read (message_meta() of that UID then says which: corrupt).
-  virtual MailboxResult<std::vector<std::optional<MessageMeta>>> message_metas(
-      const std::string& account, const std::string& folder, std::span<const std::uint32_t> uids) = 0;
-  // The same as message_metas without copies: one entry per UID, null where message_metas has
-  // nullopt.
+  // The metadata of many messages at once (FETCH ENVELOPE or SEARCH over a whole folder), shared
+  // and immutable: one entry per UID in the order given, null for a UID that is not in the folder
+  // or whose stored metadata cannot be read.
   virtual MailboxResult<std::vector<SharedMeta>> shared_metas(const std::string& account,
                                                               const std::string& folder,
-                                                              std::span<const std::uint32_t> uids) {
-    auto r = message_metas(account, folder, uids);
-    if (!r) return std::unexpected(r.error());
-    std::vector<SharedMeta> out;
-    out.reserve(r->size());
-    for (auto& m : *r) out.push_back(m ? std::make_shared<const MessageMeta>(std::move(*m)) : nullptr);
-    return out;
-  }
+                                                              std::span<const std::uint32_t> uids) = 0;
   // The message as stored (RFC 822 octets).
   virtual MailboxResult<std::string> read_message(const std::string& account, const std::string& folder,
                                                   std::uint32_t uid) = 0;

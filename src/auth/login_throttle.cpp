@@ -1,7 +1,8 @@
 #include "auth/login_throttle.h"
 
+#include "mail/ascii.h"
+
 #include <algorithm>
-#include <cctype>
 
 namespace fcpmail::auth {
 
@@ -11,9 +12,7 @@ constexpr int max_count = 1'000'000;
 }  // namespace
 
 std::string throttle_key(const std::string& user) {
-  std::string key = user;
-  std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return key;
+  return ascii::to_lower(user);
 }
 
 LoginThrottle::LoginThrottle(LoginPolicy policy, std::size_t max_entries)

@@ -2,6 +2,7 @@
 #include "engine/engine_impl.h"
 
 #include "freemail/address.h"
+#include "mail/ascii.h"
 
 #include <nlohmann/json.hpp>
 
@@ -9,10 +10,7 @@ namespace fcpmail::engine {
 
 namespace {
 
-std::string lower(std::string s) {
-  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
+using ascii::to_lower;
 
 Contact to_contact(const ContactRow& c, const std::string& account) {
   Contact out;
@@ -49,7 +47,7 @@ std::optional<std::string> consent_refusal(const ContactRow& contact) {
 
 // A contact named by address, identity id, petname, or a unique prefix of address or petname.
 static Result<ContactRow> find_contact(Engine::Impl& impl, std::int64_t account_id, const std::string& typed) {
-  const std::string want = lower(typed);
+  const std::string want = to_lower(typed);
   // An address names its identity; the local part carries no routing information.
   if (auto parsed = freemail::parse_address(typed)) {
     if (auto c = impl.contact_by_identity(account_id, parsed->identity.base64_id()); c && c->state != "removed") return *c;
@@ -60,7 +58,7 @@ static Result<ContactRow> find_contact(Engine::Impl& impl, std::int64_t account_
   while (q.executeStep()) {
     const auto id = q.getColumn(0).getInt64();
     const std::string address = q.getColumn(1).getString();
-    const std::string petname = lower(q.getColumn(2).getString());
+    const std::string petname = to_lower(q.getColumn(2).getString());
     if (address == want || petname == want || q.getColumn(3).getString() == typed) return *impl.contact_by_id(id);
     if (!want.empty() && (address.starts_with(want) || petname.starts_with(want))) prefix.push_back(id);
   }
@@ -104,7 +102,7 @@ Result<Contact> Engine::add_contact(const std::string& account_typed, const std:
   if (!petname.empty()) {
     SQLite::Statement q(impl_->db, "SELECT COUNT(*) FROM contact WHERE account_id = ? AND lower(petname) = ? AND identity_id != ? AND state != 'removed'");
     q.bind(1, account->id);
-    q.bind(2, lower(petname));
+    q.bind(2, to_lower(petname));
     q.bind(3, identity_id);
     q.executeStep();
     if (q.getColumn(0).getInt() > 0) return std::unexpected("the petname \"" + petname + "\" is already taken");

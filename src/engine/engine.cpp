@@ -1,6 +1,6 @@
 // Engine: construction, the scheduler, status and queues, row loading.
 #include "engine/engine_impl.h"
-#include "engine/password_login.h"
+#include "mail/ascii.h"
 
 #include "crypto/sha256.h"
 #include "freemail/address.h"
@@ -352,14 +352,12 @@ std::vector<AccountRow> Engine::Impl::all_accounts() {
 }
 
 std::optional<AccountRow> Engine::Impl::account_by_address(std::string_view typed) {
-  std::string lower(typed);
-  for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string lower = ascii::to_lower(typed);
   std::optional<AccountRow> prefix_match;
   int prefix_matches = 0;
   for (auto& a : all_accounts()) {
     if (a.address == lower || a.identity_id == typed) return a;
-    std::string nick = a.nickname;
-    for (auto& ch : nick) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string nick = ascii::to_lower(a.nickname);
     if (!lower.empty() && (a.address.starts_with(lower) || nick == lower)) {
       prefix_match = a;
       ++prefix_matches;
@@ -620,13 +618,6 @@ Queues Engine::queues() {
   for (const auto& f : impl_->node.in_flight())
     out.in_flight.push_back({f.kind, f.what, std::chrono::duration<double>(steady_now - f.started).count()});
   return out;
-}
-
-// On the engine's own connection, so on its thread; fcpmaild's servers use PasswordLogin instead.
-std::optional<std::string> Engine::check_login(const std::string& user, const std::string& password) {
-  auto stored = find_login(impl_->db, user);
-  if (!stored || !crypto::verify_password(password, stored->password_hash)) return std::nullopt;
-  return stored->address;
 }
 
 std::optional<std::array<std::uint8_t, 32>> Engine::mailbox_key(const std::string& account) {

@@ -16,7 +16,6 @@
 #include "engine/config.h"
 #include "engine/control.h"
 #include "engine/node.h"
-#include "fcpmail/login.h"
 #include "fcpmail/mailbox.h"
 #include "fcpmail/submission.h"
 
@@ -59,7 +58,7 @@ struct EngineDeps {
   std::function<void(const std::string& account, const std::array<std::uint8_t, 32>& key)> unlock_mailbox;
 };
 
-class Engine final : public Control, public Submission, public LoginCheck {
+class Engine final : public Control, public Submission {
  public:
   Engine(EngineDeps deps, EngineConfig config);
   ~Engine() override;
@@ -106,9 +105,6 @@ class Engine final : public Control, public Submission, public LoginCheck {
   std::expected<std::string, std::string> submit(const std::string& account,
                                                  const std::vector<std::string>& recipients,
                                                  std::string rfc822) override;
-
-  // ---- LoginCheck -----------------------------------------------------------------------------
-  std::optional<std::string> check_login(const std::string& user, const std::string& password) override;
 
   // The per-account key the mailbox store seals bodies with (derived from the engine's secrets).
   std::optional<std::array<std::uint8_t, 32>> mailbox_key(const std::string& account);

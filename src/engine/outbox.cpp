@@ -3,6 +3,7 @@
 
 #include "freemail/address.h"
 #include "freemail/mailpage.h"
+#include "mail/ascii.h"
 
 #include <algorithm>
 
@@ -11,10 +12,7 @@ namespace fcpmail::engine {
 namespace asio = boost::asio;
 
 namespace {
-std::string lower(std::string s) {
-  for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return s;
-}
+using ascii::to_lower;
 std::string time_of_day(MillisSinceEpoch ms) {
   auto s = iso8601(to_time_point(ms));  // 2026-11-27T14:02:11Z
   return s.size() >= 19 ? s.substr(11, 8) : s;
@@ -42,7 +40,7 @@ std::expected<std::string, RecipientRefusal> Engine::Impl::resolve(const Account
     auto gt = typed.find('>', lt);
     typed = typed.substr(lt + 1, gt == std::string::npos ? std::string::npos : gt - lt - 1);
   }
-  const std::string want = lower(typed);
+  const std::string want = to_lower(typed);
   if (want.empty()) return unknown("empty recipient");
   // 1. a contact by address, petname or unique prefix
   std::vector<std::int64_t> prefix;

@@ -1,10 +1,10 @@
 #include "engine/password_login.h"
 
 #include "crypto/sealed_box.h"
+#include "mail/ascii.h"
 
 #include <SQLiteCpp/Statement.h>
 
-#include <cctype>
 
 namespace fcpmail::engine {
 
@@ -20,8 +20,7 @@ std::expected<std::unique_ptr<PasswordLogin>, std::string> PasswordLogin::open(c
 
 std::optional<StoredLogin> find_login(SQLite::Database& db, const std::string& user) {
   // Addresses are stored canonical (lower case); identity ids are case-sensitive Freenet base64.
-  std::string lowered(user);
-  for (auto& ch : lowered) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string lowered = ascii::to_lower(user);
   SQLite::Statement q(db, "SELECT address, password_hash FROM account WHERE address = ? OR identity_id = ?");
   q.bind(1, lowered);
   q.bind(2, user);

@@ -2,6 +2,7 @@
 
 #include "crypto/base64.h"
 #include "freemail/address.h"
+#include "mail/ascii.h"
 #include "store/mime.h"
 
 #include <optional>
@@ -15,22 +16,9 @@ constexpr std::size_t max_parsed_value = 16 * 1024;
 // Bytes of one RFC 2047 word's text: 45 bytes are 60 base64 characters, a word of 72.
 constexpr std::size_t encoded_word_bytes = 45;
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) {
-  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
-bool iends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
-}
+using ascii::iends_with;
+using ascii::iequals;
+using ascii::istarts_with;
 
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 

@@ -1,6 +1,7 @@
 #include "freemail/address.h"
 
 #include "freemail/base32.h"
+#include "mail/ascii.h"
 
 #include <fcp/freenet_base64.h>
 
@@ -16,22 +17,10 @@ bool is_atext(char c) {
   return std::string_view("!#$%&'*+-/=?^_`{|}~.").find(c) != std::string_view::npos;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-bool ends_with_ci(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && lower(s.substr(s.size() - suffix.size())) == suffix;
 }
 
 std::string clean_display_name(std::string_view name) {
@@ -95,7 +84,7 @@ std::expected<Identity, std::string> identity_from_base64_id(std::string_view id
 }
 
 std::expected<Identity, std::string> identity_from_label(std::string_view label) {
-  if (ends_with_ci(label, freemail_tld)) label.remove_suffix(freemail_tld.size());
+  if (ascii::iends_with(label, freemail_tld)) label.remove_suffix(freemail_tld.size());
   if (label.empty()) return std::unexpected(std::string("the domain has no identity label before .freemail"));
   if (label.find('.') != std::string_view::npos) {
     return std::unexpected("the domain has more than one label before .freemail ('" + std::string(label) + "')");
@@ -138,7 +127,7 @@ std::expected<Address, std::string> make_address(std::string_view local_part, co
     const auto u = static_cast<unsigned char>(c);
     if (u < 0x20 || u == 0x7f) return std::unexpected(std::string("the display name contains a control character"));
   }
-  return Address{std::string(display_name), lower(local_part), identity};
+  return Address{std::string(display_name), ascii::to_lower(local_part), identity};
 }
 
 std::expected<Address, std::string> parse_address(std::string_view text) {
@@ -194,7 +183,7 @@ std::expected<Address, std::string> parse_address(std::string_view text) {
   const std::string_view domain = spec.substr(at + 1);
   if (local.empty()) return std::unexpected(std::string("the local part (before '@') is empty"));
   if (domain.empty()) return std::unexpected(std::string("the domain (after '@') is empty"));
-  if (!ends_with_ci(domain, freemail_tld)) {
+  if (!ascii::iends_with(domain, freemail_tld)) {
     // Allow the Web-UI shortcut of a bare base64 id only to explain itself.
     if (domain.size() == 43) {
       if (auto bytes = fcp::freenet_base64_decode(domain); bytes && bytes->size() == identity_size) {
@@ -217,7 +206,7 @@ std::string local_part_from_nickname(std::string_view nickname) {
   for (const char c : nickname) {
     if (static_cast<unsigned char>(c) < 0x80 && is_atext(c) && c != '.') out.push_back(c);
   }
-  out = lower(out);
+  out = ascii::to_lower(out);
   return out.empty() ? std::string("mail") : out;
 }
 

@@ -1,5 +1,7 @@
 #include "freemail/header_filter.h"
 
+#include "mail/ascii.h"
+
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -20,14 +22,7 @@ constexpr std::array<std::string_view, 7> long_day_names = {"Sunday", "Monday", 
 constexpr std::array<std::string_view, 8> passed_headers = {
     "To", "CC", "Subject", "MIME-Version", "Content-Type", "Content-Transfer-Encoding", "In-Reply-To", "References"};
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
+using ascii::iequals;
 
 // Java String.trim(): strips every char <= ' ' at both ends.
 std::string_view java_trim(std::string_view s) {

@@ -1,5 +1,7 @@
 #include "imap/imap_parser.h"
 
+#include "mail/ascii.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -24,11 +26,7 @@ std::string tag_at(std::string_view s) {
   return std::string(s.substr(0, e));
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y));
-         });
-}
+using ascii::iequals;
 
 bool parse_u32(std::string_view s, std::uint32_t& out) {
   if (s.empty() || s.size() > 10) return false;
@@ -80,7 +78,7 @@ class Parser {
     while (i_ < s_.size() && std::isalnum(static_cast<unsigned char>(s_[i_]))) ++i_;
     if (i_ == b) return std::unexpected(ParseError{c.tag, "missing command name"});
     if (i_ < s_.size() && s_[i_] != ' ') return std::unexpected(ParseError{c.tag, "invalid command name"});
-    c.name = upper(s_.substr(b, i_ - b));
+    c.name = ascii::to_upper(s_.substr(b, i_ - b));
     while (i_ < s_.size()) {
       if (s_[i_] != ' ') return std::unexpected(ParseError{c.tag, error_here("expected a space")});
       while (i_ < s_.size() && s_[i_] == ' ') ++i_;
@@ -185,11 +183,6 @@ class Parser {
 
 }  // namespace
 
-std::string upper(std::string_view s) {
-  std::string r(s);
-  for (auto& c : r) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return r;
-}
 
 bool Value::is_nil() const { return kind == Kind::atom && iequals(text, "NIL"); }
 
@@ -389,7 +382,7 @@ namespace {
 std::expected<FetchItem, std::string> parse_fetch_atom(std::string_view a) {
   FetchItem it;
   using K = FetchItem::Kind;
-  std::string head = upper(a.substr(0, a.find('[')));
+  std::string head = ascii::to_upper(a.substr(0, a.find('[')));
   if (a.find('[') == std::string_view::npos) {
     if (head == "UID") it.kind = K::uid;
     else if (head == "FLAGS") it.kind = K::flags;
@@ -436,7 +429,7 @@ std::expected<FetchItem, std::string> parse_fetch_atom(std::string_view a) {
       add(it.section.text == T::header_fields ? "HEADER.FIELDS (" : "HEADER.FIELDS.NOT (");
       for (std::size_t k = 0; k < it.section.fields.size(); ++k) {
         if (k) text += ' ';
-        text += upper(it.section.fields[k]);
+        text += ascii::to_upper(it.section.fields[k]);
       }
       text += ')';
       break;
@@ -470,7 +463,7 @@ std::expected<std::vector<FetchItem>, std::string> parse_fetch_items(const Value
     }
   };
   if (v.is_atom()) {
-    std::string u = upper(v.text);
+    std::string u = ascii::to_upper(v.text);
     if (u == "ALL") { kinds({K::flags, K::internaldate, K::rfc822_size, K::envelope}); return out; }
     if (u == "FAST") { kinds({K::flags, K::internaldate, K::rfc822_size}); return out; }
     if (u == "FULL") {
@@ -498,7 +491,7 @@ std::expected<FlagList, std::string> parse_flag_atoms(const std::vector<Value>& 
   FlagList f;
   for (auto& a : atoms) {
     if (!a.is_atom()) return std::unexpected("a flag is an atom");
-    std::string u = upper(a.text);
+    std::string u = ascii::to_upper(a.text);
     if (!a.text.empty() && a.text[0] == '\\') {
       if (u == "\\SEEN") f.system |= 1;
       else if (u == "\\ANSWERED") f.system |= 2;

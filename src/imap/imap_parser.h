@@ -138,6 +138,4 @@ std::string format_date_time(std::int64_t unix_seconds);
 // Modified UTF-7 mailbox names (RFC 3501 §5.1.3): true if `name` is valid mUTF-7.
 bool valid_mutf7(std::string_view name);
 
-std::string upper(std::string_view s);
-
 }  // namespace fcpmail::imap

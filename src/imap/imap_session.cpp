@@ -1,9 +1,9 @@
 #include "imap/imap_session.h"
 #include "crypto/base64.h"
+#include "mail/ascii.h"
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <chrono>
 
 namespace fcpmail::imap {
@@ -12,20 +12,8 @@ namespace {
 constexpr std::string_view capabilities =
     "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE SPECIAL-USE NAMESPACE CHILDREN ENABLE ID UNSELECT AUTH=PLAIN";
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-// Case-insensitive (ASCII) substring search, as SEARCH requires.
-bool icontains(std::string_view hay, std::string_view needle) {
-  if (needle.empty()) return true;
-  auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(), [](char x, char y) {
-    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-  });
-  return it != hay.end();
-}
+using ascii::icontains;  // SEARCH matches substrings ignoring ASCII case
+using ascii::iequals;
 
 std::string flags_text(const Flags& f, bool recent) {
   std::string r = "(";
@@ -165,7 +153,7 @@ class SearchParser {
       return k;
     }
     if (!v.is_atom()) return std::unexpected("expected a search key");
-    std::string u = upper(v.text);
+    std::string u = ascii::to_upper(v.text);
     auto flag = [&](Op op, std::uint8_t f) {
       k.op = op;
       k.flag = f;
@@ -522,7 +510,7 @@ void Session::dispatch(const Command& c, std::string& out) {
   if (n == "UID") {
     if (!need({S::selected})) return;
     if (c.args.empty() || !c.args[0].is_atom()) return bad(out, c.tag, "UID needs a command");
-    std::string sub = upper(c.args[0].text);
+    std::string sub = ascii::to_upper(c.args[0].text);
     if (sub == "FETCH") return cmd_fetch(c, out, true, 1);
     if (sub == "STORE") return cmd_store(c, out, true, 1);
     if (sub == "SEARCH") return cmd_search(c, out, true, 1);
@@ -767,7 +755,7 @@ void Session::cmd_list(const Command& c, std::string& out, bool lsub) {
   }
   std::size_t j = i + 2;
   if (j < c.args.size()) {
-    if (lsub || !c.args[j].is_atom() || upper(c.args[j].text) != "RETURN" || j + 2 != c.args.size() ||
+    if (lsub || !c.args[j].is_atom() || ascii::to_upper(c.args[j].text) != "RETURN" || j + 2 != c.args.size() ||
         !c.args[j + 1].is_list())
       return bad(out, c.tag, "unexpected " + c.name + " arguments");
   }
@@ -810,7 +798,7 @@ void Session::cmd_status(const Command& c, std::string& out) {
   std::vector<std::string> items;
   for (auto& it : c.args[1].items) {
     if (!it.is_atom()) return bad(out, c.tag, "invalid STATUS item");
-    std::string u = upper(it.text);
+    std::string u = ascii::to_upper(it.text);
     if (u != "MESSAGES" && u != "RECENT" && u != "UIDNEXT" && u != "UIDVALIDITY" && u != "UNSEEN")
       return bad(out, c.tag, "unknown STATUS item " + it.text.substr(0, 30));
     items.push_back(u);
@@ -1084,9 +1072,9 @@ const MessageMeta* Session::meta_at(std::size_t idx) {
 
 void Session::cmd_search(const Command& c, std::string& out, bool uid, std::size_t a0) {
   std::size_t i = a0;
-  if (i + 1 < c.args.size() && c.args[i].is_atom() && upper(c.args[i].text) == "CHARSET") {
+  if (i + 1 < c.args.size() && c.args[i].is_atom() && ascii::to_upper(c.args[i].text) == "CHARSET") {
     if (!c.args[i + 1].is_astring()) return bad(out, c.tag, "invalid CHARSET");
-    std::string cs = upper(c.args[i + 1].text);
+    std::string cs = ascii::to_upper(c.args[i + 1].text);
     if (cs != "US-ASCII" && cs != "UTF-8") {
       consecutive_bad_ = 0;
       out += c.tag + " NO [BADCHARSET (US-ASCII UTF-8)] unsupported charset\r\n";
@@ -1354,7 +1342,7 @@ void Session::cmd_store(const Command& c, std::string& out, bool uid, std::size_
     return bad(out, c.tag, "STORE takes a set, an action and flags");
   auto set = parse_sequence_set(c.args[a0].text);
   if (!set) return bad(out, c.tag, "invalid sequence set");
-  std::string action = upper(c.args[a0 + 1].text);
+  std::string action = ascii::to_upper(c.args[a0 + 1].text);
   FlagOp op = FlagOp::replace;
   if (action.starts_with("+")) { op = FlagOp::add; action.erase(0, 1); }
   else if (action.starts_with("-")) { op = FlagOp::remove; action.erase(0, 1); }

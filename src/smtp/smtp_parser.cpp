@@ -1,5 +1,7 @@
 #include "smtp/smtp_parser.h"
 
+#include "mail/ascii.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -7,18 +9,8 @@
 namespace fcpmail::smtp {
 namespace {
 
-char upper(char c) { return static_cast<char>(std::toupper(static_cast<unsigned char>(c))); }
-
-std::string to_upper(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = upper(c);
-  return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return upper(x) == upper(y); });
-}
+using ascii::iequals;
+using ascii::to_upper;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

@@ -1,6 +1,7 @@
 #include "smtp/smtp_session.h"
 
 #include "crypto/base64.h"
+#include "mail/ascii.h"
 
 #include <ctime>
 #include <random>
@@ -31,15 +32,6 @@ std::string echo(std::string_view s) {
   for (const char c : s.substr(0, 80)) out += (c >= 32 && c < 127) ? c : '?';
   if (s.size() > 80) out += "...";
   return out;
-}
-
-bool starts_with_ci(std::string_view line, std::string_view prefix) {
-  if (line.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(line[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
-      return false;
-  }
-  return true;
 }
 
 std::string rfc5322_date(std::chrono::system_clock::time_point t) {
@@ -461,8 +453,8 @@ std::string Session::prepare_message() {
     auto next = header.find("\r\n", pos);
     if (next == std::string_view::npos) next = header.size();
     const std::string_view field = header.substr(pos, next - pos);
-    has_date = has_date || starts_with_ci(field, "date:");
-    has_message_id = has_message_id || starts_with_ci(field, "message-id:");
+    has_date = has_date || ascii::istarts_with(field, "date:");
+    has_message_id = has_message_id || ascii::istarts_with(field, "message-id:");
     pos = next + 2;
   }
   std::string added;

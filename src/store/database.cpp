@@ -15,7 +15,7 @@ namespace {
 
 // Each entry is one migration; entry i brings the schema from version i to i+1. Never edit an
 // entry once released: add a new one.
-constexpr std::array<std::string_view, 3> migrations = {
+constexpr std::array<std::string_view, 4> migrations = {
     R"sql(
 -- An account is a WoT own identity with its Freemail key material.
 CREATE TABLE account (
@@ -224,6 +224,11 @@ CREATE INDEX delivery_by_state ON delivery(state);
 ALTER TABLE outbox_message ADD COLUMN subject_sealed BLOB;
 ALTER TABLE outbox_message ADD COLUMN legacy_seal INTEGER NOT NULL DEFAULT 0;
 UPDATE outbox_message SET legacy_seal = 1;
+)sql",
+    R"sql(
+-- outbox_message.signature was never written or read: a message is signed per channel when it is
+-- sent (channels.cpp), not at submission.
+ALTER TABLE outbox_message DROP COLUMN signature;
 )sql",
 };
 

@@ -1,12 +1,12 @@
 #include "store/mailbox_store.h"
 
+#include "mail/ascii.h"
 #include "store/mime.h"
 
 #include <SQLiteCpp/Statement.h>
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <set>
@@ -42,11 +42,7 @@ SpecialUse special_of(std::string_view name) {
   return SpecialUse::none;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
+using ascii::iequals;
 
 // "inbox" and "Inbox/x" are INBOX; nullopt for a name that cannot be a folder.
 std::optional<std::string> normalize_name(const std::string& name) {
@@ -62,11 +58,7 @@ std::optional<std::string> normalize_name(const std::string& name) {
 
 // Keywords deduplicated case-insensitively and sorted; at most what fits a sane flag list.
 std::vector<std::string> normalize_keywords(std::vector<std::string> k) {
-  std::sort(k.begin(), k.end(), [](const std::string& a, const std::string& b) {
-    return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-      return std::tolower(static_cast<unsigned char>(x)) < std::tolower(static_cast<unsigned char>(y));
-    });
-  });
+  std::sort(k.begin(), k.end(), [](const std::string& a, const std::string& b) { return ascii::iless(a, b); });
   k.erase(std::unique(k.begin(), k.end(), [](auto& a, auto& b) { return iequals(a, b); }), k.end());
   return k;
 }
@@ -1032,16 +1024,6 @@ MailboxResult<MessageMeta> MailboxStore::message_meta(const std::string& account
     if (!(*r)[0]) return std::unexpected(corrupt ? MailboxError::corrupt : MailboxError::no_such_message);
     return *(*r)[0];
   });
-}
-
-MailboxResult<std::vector<std::optional<MessageMeta>>> MailboxStore::message_metas(
-    const std::string& account, const std::string& folder, std::span<const std::uint32_t> uids) {
-  auto shared = shared_metas(account, folder, uids);
-  if (!shared) return std::unexpected(shared.error());
-  std::vector<std::optional<MessageMeta>> out(shared->size());
-  for (std::size_t i = 0; i < out.size(); ++i)
-    if ((*shared)[i]) out[i] = *(*shared)[i];
-  return out;
 }
 
 MailboxResult<std::vector<SharedMeta>> MailboxStore::shared_metas(const std::string& account,

@@ -85,10 +85,11 @@ class MailboxStore final : public Mailbox {
   MailboxResult<std::vector<MessageInfo>> messages(const std::string& account,
                                                    const std::string& folder) override;
   MailboxResult<Listing> listing(const std::string& account, const std::string& folder) override;
+  // One message's metadata, or why it has none (no_such_message, corrupt, locked): what a null
+  // entry of shared_metas means. Not part of Mailbox (sessions only batch); kept for the store's
+  // tests and the engine's, which check a stored message's ENVELOPE fields and its failure reason.
   MailboxResult<MessageMeta> message_meta(const std::string& account, const std::string& folder,
-                                          std::uint32_t uid) override;
-  MailboxResult<std::vector<std::optional<MessageMeta>>> message_metas(
-      const std::string& account, const std::string& folder, std::span<const std::uint32_t> uids) override;
+                                          std::uint32_t uid);
   MailboxResult<std::vector<SharedMeta>> shared_metas(const std::string& account, const std::string& folder,
                                                       std::span<const std::uint32_t> uids) override;
   MailboxResult<std::string> read_message(const std::string& account, const std::string& folder,

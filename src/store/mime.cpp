@@ -1,5 +1,7 @@
 #include "store/mime.h"
 
+#include "mail/ascii.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -10,19 +12,8 @@ namespace {
 
 constexpr int max_depth = 32;   // nesting bound: deeper parts are taken as opaque leaves
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return r;
-}
+using ascii::iequals;
+using ascii::to_lower;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
@@ -696,7 +687,7 @@ std::optional<std::pair<std::int64_t, int>> parse_date(std::string_view v) {
   if (!num(words[w], day) || day < 1 || day > 31) return std::nullopt;
   static constexpr std::array<const char*, 12> months = {"jan", "feb", "mar", "apr", "may", "jun",
                                                          "jul", "aug", "sep", "oct", "nov", "dec"};
-  std::string mon = lower(words[w + 1]).substr(0, 3);
+  std::string mon = to_lower(words[w + 1]).substr(0, 3);
   for (int k = 0; k < 12; ++k)
     if (mon == months[k]) month = k + 1;
   if (month == 0 || !num(words[w + 2], year)) return std::nullopt;
@@ -722,7 +713,7 @@ std::optional<std::pair<std::int64_t, int>> parse_date(std::string_view v) {
       static constexpr std::array<std::pair<const char*, int>, 9> names = {{
           {"ut", 0}, {"gmt", 0}, {"z", 0}, {"est", -300}, {"edt", -240},
           {"cst", -360}, {"cdt", -300}, {"mst", -420}, {"pst", -480}}};
-      std::string lz = lower(z);
+      std::string lz = to_lower(z);
       for (auto& [n, off] : names)
         if (lz == n) zone = off;
     }
@@ -869,9 +860,9 @@ std::optional<std::pair<std::string, std::size_t>> encoded_word(std::string_view
   if (q2 == std::string_view::npos || q2 != q1 + 2) return std::nullopt;
   auto end = v.find("?=", q2 + 1);
   if (end == std::string_view::npos) return std::nullopt;
-  std::string charset = lower(v.substr(at + 2, q1 - at - 2));
+  std::string charset = to_lower(v.substr(at + 2, q1 - at - 2));
   if (auto star = charset.find('*'); star != std::string::npos) charset.resize(star);  // RFC 2231 language
-  char enc = static_cast<char>(std::toupper(static_cast<unsigned char>(v[q1 + 1])));
+  char enc = ascii::upper(v[q1 + 1]);
   std::string_view text = v.substr(q2 + 1, end - q2 - 1);
   if (text.find(' ') != std::string_view::npos) return std::nullopt;
   std::optional<std::string> raw = enc == 'B' ? decode_b(text) : enc == 'Q' ? decode_q(text) : std::nullopt;

@@ -1,8 +1,8 @@
 #include "web/control_api.h"
 #include "crypto/base64.h"
+#include "mail/ascii.h"
 
 
-#include <cctype>
 #include <charconv>
 
 namespace fcpmail::web {
@@ -40,9 +40,7 @@ std::optional<std::string> string_field(const json& body, const char* key) {
 }
 
 bool same_account(const std::string& a, const std::string& b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
+  return ascii::iequals(a, b);
 }
 
 // Where a long operation's progress and outcome go: the job table entry `id`. Held by the

@@ -1,6 +1,7 @@
 #include "web/web_ui.h"
 
-#include <cctype>
+#include "mail/ascii.h"
+
 
 #include "web/control_files.h"
 
@@ -314,8 +315,7 @@ std::expected<LoginLink, std::string> WebUi::mint_login_link(const std::optional
   const auto accounts = api_.control().accounts();
   std::string chosen;
   if (account && !account->empty()) {
-    std::string lower = *account;  // addresses are canonical in lower case
-    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string lower = ascii::to_lower(*account);  // addresses are canonical in lower case
     // The address, or its local part alone ("me") when only one account has it.
     int local_matches = 0;
     for (const auto& a : accounts) {

@@ -314,8 +314,8 @@ TEST_CASE("engine: an exported account imported on another machine keeps its cha
   CHECK(std::find(import_stages.begin(), import_stages.end(), "identity") != import_stages.end());
   CHECK(import_stages.back() == "done");
   CHECK(imported->mailsite_edition >= 1);
-  CHECK(b.engine->check_login(alice, "secret-alice") == alice);  // the same password
-  CHECK_FALSE(b.engine->check_login(alice, "wrong"));
+  CHECK(test::login_as(*b.db, alice, "secret-alice") == alice);  // the same password
+  CHECK_FALSE(test::login_as(*b.db, alice, "wrong"));
   const auto contacts_after = b.engine->contacts(alice).value();
   REQUIRE(contacts_after.size() == contacts_before.size());
   CHECK(contacts_after.front().address == bob);

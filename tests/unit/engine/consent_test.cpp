@@ -348,6 +348,7 @@ ALTER TABLE delivery_v2 RENAME TO delivery;
 CREATE INDEX delivery_by_state ON delivery(state);
 ALTER TABLE outbox_message DROP COLUMN subject_sealed;
 ALTER TABLE outbox_message DROP COLUMN legacy_seal;
+ALTER TABLE outbox_message ADD COLUMN signature TEXT NOT NULL DEFAULT '';
 PRAGMA user_version=2;
 COMMIT;
 )sql");

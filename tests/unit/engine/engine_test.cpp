@@ -56,8 +56,8 @@ TEST_CASE("two accounts: consent, approvals, handshake and mail both ways") {
   const auto bob = w.create("bob");
   CHECK(w.engine.accounts().size() == 2);
   CHECK(w.node.identities.size() == 2);
-  CHECK(w.engine.check_login(alice, "secret-alice") == alice);
-  CHECK_FALSE(w.engine.check_login(alice, "wrong"));
+  CHECK(test::login_as(*w.db, alice, "secret-alice") == alice);
+  CHECK_FALSE(test::login_as(*w.db, alice, "wrong"));
 
   // Held until approved: nothing goes to the network.
   auto id = w.engine.send(alice, {bob}, w.mail(alice, bob, "hello bob", "first message"));

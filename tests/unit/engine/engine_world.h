@@ -6,6 +6,7 @@
 #include "engine/engine.h"
 
 #include "crypto/sealed_box.h"
+#include "engine/password_login.h"
 #include "freemail/rsa_key_file.h"
 #include "store/database.h"
 #include "store/mailbox_store.h"
@@ -27,6 +28,14 @@
 #include <vector>
 
 namespace fcpmail::engine::test {
+
+// The account `password` logs in to as `user`, checked on `db` as the login gate's PasswordLogin
+// checks it on its own connection (an in-memory database cannot be opened twice).
+inline std::optional<std::string> login_as(SQLite::Database& db, const std::string& user, const std::string& password) {
+  auto stored = find_login(db, user);
+  if (!stored || !crypto::verify_password(password, stored->password_hash)) return std::nullopt;
+  return stored->address;
+}
 
 // The text of fixtures/keys/<file>.
 inline std::string fixture_text(const std::string& file) {

@@ -290,24 +290,24 @@ TEST_CASE("concurrent writers from several threads keep UIDs unique") {
   CHECK(list->back().uid == 100);
 }
 
-TEST_CASE("message_metas: dense and sparse requests, order kept, missing UIDs are nullopt") {
+TEST_CASE("shared_metas: dense and sparse requests, order kept, missing UIDs are null") {
   Fixture f;
   for (int i = 1; i <= 20; ++i) REQUIRE(f.store.deliver(alice, "INBOX", message(i), {}, i));
   std::vector<std::uint32_t> dense{3, 1, 2, 99};
-  auto d = f.store.message_metas(alice, "INBOX", dense);
+  auto d = f.store.shared_metas(alice, "INBOX", dense);
   REQUIRE(d);
   REQUIRE(d->size() == 4);
   CHECK((*d)[0]->subject == "message 3");
   CHECK((*d)[1]->subject == "message 1");
-  CHECK_FALSE((*d)[3].has_value());
+  CHECK((*d)[3] == nullptr);
   std::vector<std::uint32_t> sparse{20, 1, 5000};
-  auto s = f.store.message_metas(alice, "INBOX", sparse);
+  auto s = f.store.shared_metas(alice, "INBOX", sparse);
   REQUIRE(s);
   CHECK((*s)[0]->subject == "message 20");
   CHECK((*s)[1]->subject == "message 1");
-  CHECK_FALSE((*s)[2].has_value());
+  CHECK((*s)[2] == nullptr);
   f.store.lock(alice);
-  CHECK(f.store.message_metas(alice, "INBOX", dense).error() == MailboxError::locked);
+  CHECK(f.store.shared_metas(alice, "INBOX", dense).error() == MailboxError::locked);
 }
 
 TEST_CASE("expunged and deleted messages leave no sealed content behind; copies keep their own") {
@@ -428,12 +428,12 @@ TEST_CASE("metadata cache: a zero budget keeps nothing and everything still read
   f.store.set_meta_cache_limit(0);
   for (int i = 1; i <= 3; ++i) REQUIRE(f.store.deliver(alice, "INBOX", message(i), {}, 1000 + i));
   std::uint32_t uids[] = {3, 1, 2, 3, 9};
-  auto r = f.store.message_metas(alice, "INBOX", uids);
+  auto r = f.store.shared_metas(alice, "INBOX", uids);
   REQUIRE(r);
   CHECK((*r)[0]->subject == "message 3");
   CHECK((*r)[1]->subject == "message 1");
   CHECK((*r)[3]->subject == "message 3");
-  CHECK_FALSE((*r)[4].has_value());
+  CHECK((*r)[4] == nullptr);
   CHECK(f.store.meta_cache_bytes() == 0);
 }
 
@@ -520,11 +520,11 @@ TEST_CASE("sealing: metadata swapped between two messages fails to open, alone a
   CHECK(error_of(one) == MailboxError::corrupt);
   // A batch keeps the messages that do open (a FETCH 1:* ENVELOPE loses only the bad ones).
   std::uint32_t all[] = {1, 2, 3};
-  auto batch = store.message_metas(alice, "INBOX", all);
+  auto batch = store.shared_metas(alice, "INBOX", all);
   REQUIRE(batch);
-  CHECK_FALSE((*batch)[0].has_value());
-  CHECK_FALSE((*batch)[1].has_value());
-  REQUIRE((*batch)[2].has_value());
+  CHECK((*batch)[0] == nullptr);
+  CHECK((*batch)[1] == nullptr);
+  REQUIRE((*batch)[2] != nullptr);
   CHECK((*batch)[2]->subject == "message 3");
   std::uint32_t sparse[] = {3, 1000, 2};  // the one-by-one path
   auto shared = store.shared_metas(alice, "INBOX", sparse);

@@ -38,6 +38,8 @@ TEST_CASE("a new database is 0600, in WAL mode, with the whole schema") {
     REQUIRE(q.executeStep());
     CHECK_MESSAGE(q.getColumn(0).getInt() == 1, table);
   }
+  // The never-used outbox_message.signature is gone (migration 4).
+  CHECK((*db)->execAndGet("SELECT COUNT(*) FROM pragma_table_info('outbox_message') WHERE name = 'signature'").getInt() == 0);
 }
 
 TEST_CASE("reopening keeps the data and applies no migration twice") {
@@ -74,8 +76,9 @@ TEST_CASE("a version 1 database is brought up to date") {
   {
     auto db = store::open_database(file);
     REQUIRE(db.has_value());
-    // Undo migrations 3 and 2 as an older build would have left it (migration 3's delivery
+    // Undo migrations 4, 3 and 2 as an older build would have left it (migration 3's delivery
     // rebuild keeps the same columns, so only the columns it added are dropped).
+    (*db)->exec("ALTER TABLE outbox_message ADD COLUMN signature TEXT NOT NULL DEFAULT ''");
     (*db)->exec("ALTER TABLE outbox_message DROP COLUMN legacy_seal");
     (*db)->exec("ALTER TABLE outbox_message DROP COLUMN subject_sealed");
     (*db)->exec("ALTER TABLE outbox_message DROP COLUMN outbox_uid");
@@ -86,6 +89,7 @@ TEST_CASE("a version 1 database is brought up to date") {
   CHECK((*db)->execAndGet("PRAGMA user_version").getInt() == store::schema_version());
   CHECK((*db)->execAndGet("SELECT COUNT(*) FROM pragma_table_info('outbox_message') WHERE name = 'outbox_uid'").getInt() == 1);
   CHECK((*db)->execAndGet("SELECT COUNT(*) FROM pragma_table_info('outbox_message') WHERE name = 'subject_sealed'").getInt() == 1);
+  CHECK((*db)->execAndGet("SELECT COUNT(*) FROM pragma_table_info('outbox_message') WHERE name = 'signature'").getInt() == 0);
   CHECK((*db)->execAndGet("SELECT \"notnull\" FROM pragma_table_info('delivery') WHERE name = 'contact_id'").getInt() == 0);
   CHECK((*db)->execAndGet("PRAGMA foreign_keys").getInt() == 1);
 }
