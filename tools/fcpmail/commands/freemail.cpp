@@ -60,9 +60,9 @@ int run_address(const Args& args) {
   if (words.empty()) return usage_error("missing subcommand", address_usage);
   if (words[0] != "parse") return usage_error("unknown subcommand '" + words[0] + "'", address_usage);
   if (words.size() < 2) return usage_error("missing ADDRESS", address_usage);
-  const std::optional<std::string> address = words[1];
+  const std::string& address = words[1];
 
-  const auto parsed = freemail::parse_address(*address);
+  const auto parsed = freemail::parse_address(address);
   if (!parsed) return operation_failed("invalid address", parsed.error(), json);
   if (json) {
     std::cout << web::json_text(nlohmann::json{{"valid", true},
@@ -108,15 +108,15 @@ int run_slots(const Args& args) {
   if (words.empty()) return usage_error("missing subcommand", slots_usage);
   if (words[0] != "next") return usage_error("unknown subcommand '" + words[0] + "'", slots_usage);
   if (words.size() < 2) return usage_error("missing SLOT", slots_usage);
-  const std::optional<std::string> slot = words[1];
+  const std::string& slot = words[1];
 
   // The chain includes the given slot first; the answer is what follows it.
-  const auto chain = freemail::slot_chain(*slot, count + 1);
+  const auto chain = freemail::slot_chain(slot, count + 1);
   if (!chain) return operation_failed("invalid slot", chain.error(), json);
   if (json) {
     nlohmann::json next = nlohmann::json::array();
     for (std::size_t i = 1; i < chain->size(); ++i) next.push_back((*chain)[i]);
-    std::cout << web::json_text(nlohmann::json{{"valid", true}, {"slot", *slot}, {"next", next}}, 2) << '\n';
+    std::cout << web::json_text(nlohmann::json{{"valid", true}, {"slot", slot}, {"next", next}}, 2) << '\n';
   } else {
     for (std::size_t i = 1; i < chain->size(); ++i) std::cout << (*chain)[i] << '\n';
   }

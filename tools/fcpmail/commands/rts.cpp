@@ -323,15 +323,11 @@ int run_keygen(const Args& args) {
 
 int run_rts(const Args& args) {
   if (args.empty()) return usage_error("rts needs a subcommand: encode or decode", rts_usage);
-  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+  // --help anywhere (the parser answers it before judging the options) or `rts help`.
+  const auto help = parse_command_line({"rts", {"encode", "decode"}, {}}, args);
+  if ((help && help->help) || args[0] == "help") {
     std::cout << rts_usage;
     return 0;
-  }
-  for (const auto& a : args) {
-    if (a == "--help" || a == "-h") {
-      std::cout << rts_usage;
-      return 0;
-    }
   }
   if (args[0] == "encode") return rts_encode(args);
   if (args[0] == "decode") return rts_decode(args);
