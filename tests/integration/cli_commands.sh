@@ -39,6 +39,18 @@ grep -q "1 contact request, 1 channel, 1 FCP request in flight" <<<"$out" || fai
 run status --json
 [ "$(json_get 'd["counts"]["held"]')" = 1 ] || fail "status --json"
 [ "$(json_get 'd["node"]["version"]')" = "Fred,0.7,1.0,1506" ] || fail "status --json node"
+# Global options may come before the command (issue 17): the data dir named there is used, even
+# with FCPMAIL_DATA_DIR pointing elsewhere, and --json before the command still means JSON.
+set +e
+out=$(FCPMAIL_DATA_DIR="$work/nowhere" "$cli" --data-dir "$work/data" --json status 2>"$work/stderr"); rc=$?
+set -e
+[ $rc = 0 ] || fail "--data-dir before the command rc=$rc: $(cat "$work/stderr")"
+[ "$(json_get 'd["counts"]["held"]')" = 1 ] || fail "--json before the command: $out"
+set +e
+out=$(FCPMAIL_DATA_DIR="$work/data" "$cli" --data-dir "$work/nowhere" status 2>&1); rc=$?
+set -e
+[ $rc = 1 ] || fail "--data-dir before the command is not used (rc=$rc)"
+grep -q "does not seem to be running" <<<"$out" || fail "--data-dir before the command: $out"
 echo "ok: status"
 
 # --- outbox list / show / approve / cancel
@@ -148,6 +160,20 @@ run outbox frobnicate
 [ $rc = 2 ] || fail "unknown subcommand rc=$rc"
 run outbox list --bogus
 [ $rc = 2 ] || fail "unknown option rc=$rc"
+grep -qF "fcpmail: unknown option '--bogus' for 'outbox list' (see fcpmail outbox list --help)" "$work/stderr" \
+  || fail "unknown option message: $(cat "$work/stderr")"
+run status --petname x
+[ $rc = 2 ] || fail "an option of another command rc=$rc"
+grep -qF "unknown option '--petname' for 'status'" "$work/stderr" || fail "status --petname: $(cat "$work/stderr")"
+run --help
+[ $rc = 0 ] || fail "fcpmail --help rc=$rc"
+overview=$out
+for c in node address rts slots keygen status account contacts requests outbox queues send web; do
+  grep -q "^  $c\b" <<<"$overview" || fail "fcpmail --help does not list $c"
+  run $c --help
+  [ $rc = 0 ] || fail "fcpmail $c --help rc=$rc"
+  grep -q "usage:" <<<"$out" || fail "fcpmail $c --help: $out"
+done
 run outbox --help
 [ $rc = 0 ] || fail "--help rc=$rc"
 grep -q "usage: fcpmail outbox list" <<<"$out" || fail "help text"

@@ -1,20 +1,37 @@
-// Command groups of the fcpmail CLI. Each group lives in its own source file and receives the
-// arguments after its name (e.g. for `fcpmail node put URI` the node group gets {"put", "URI"}).
-// A group returns the process exit code: 0 success, 1 operation failed, 2 usage error.
+// The command groups of the fcpmail CLI, one source file each in commands/. A group receives the
+// words after its name (for `fcpmail node put URI` the node group gets {"put", "URI"}), parses
+// them with the shared parser (command_line.h) and returns the process exit code: 0 success,
+// 1 operation failed, 2 usage error. main.cpp's command table lists them all.
 #pragma once
+#include <iostream>
 #include <string>
 #include <vector>
 
+#include "command_line.h"
+
 namespace fcpmail::cli {
 
-using Args = std::vector<std::string>;
+// Talking to a node directly
+int run_node(const Args& args);      // commands/node.cpp: hello, genssk, put, get over FCP
+// Offline Freemail tools
+int run_address(const Args& args);   // commands/freemail.cpp: parse a Freemail address
+int run_slots(const Args& args);     // commands/freemail.cpp: follow a slot chain
+int run_rts(const Args& args);       // commands/rts.cpp: encode/decode an RTS
+int run_keygen(const Args& args);    // commands/rts.cpp: write a Freemail RSA key file
+// Talking to the running daemon through its control API
+int run_status(const Args& args);    // commands/status.cpp
+int run_queues(const Args& args);    // commands/status.cpp
+int run_account(const Args& args);   // commands/account.cpp
+int run_contacts(const Args& args);  // commands/contacts.cpp
+int run_requests(const Args& args);  // commands/requests.cpp
+int run_outbox(const Args& args);    // commands/outbox.cpp
+int run_send(const Args& args);      // commands/send.cpp
+int run_web(const Args& args);       // commands/web.cpp
 
-int run_node(const Args& args);      // node_command.cpp: talk FCP to a node directly
-int run_address(const Args& args);   // freemail_commands.cpp: parse a Freemail address
-int run_slots(const Args& args);     // freemail_commands.cpp: slot chain
-int run_rts(const Args& args);       // rts_command.cpp: encode/decode an RTS offline
-int run_keygen(const Args& args);    // rts_command.cpp: write a Freemail RSA key file
-// daemon_commands.cpp: everything that talks to a running fcpmaild through its control API.
-int run_daemon_command(const std::string& group, const Args& args);
+// Prints a parse error ("fcpmail: unknown option '--x' for 'outbox list' (see ...)"); exit code 2.
+inline int report_usage_error(const UsageError& error) {
+  std::cerr << error.text() << '\n';
+  return usage_exit_code;
+}
 
 }  // namespace fcpmail::cli

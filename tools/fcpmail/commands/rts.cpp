@@ -1,4 +1,5 @@
 // fcpmail rts encode|decode and fcpmail keygen: offline tools for Freemail RTS blobs and keys.
+#include "command_line.h"
 #include "commands.h"
 #include "web/control_api.h"
 
@@ -21,41 +22,27 @@ namespace fcpmail::cli {
 
 namespace {
 
-// --name value pairs plus bare flags (--json, --force). Unknown options are a usage error.
+// The options of one subcommand (`rts encode`, `rts decode`, `keygen`), parsed by the shared
+// parser; a word that is no option is a usage error, as none of them takes a positional.
 struct Options {
   std::map<std::string, std::string> values;
   std::map<std::string, bool> flags;
+  bool help = false;
 };
 
-std::optional<Options> parse_options(const Args& args, std::size_t first,
-                                     std::initializer_list<std::string_view> with_value,
-                                     std::initializer_list<std::string_view> bare,
-                                     std::string& error) {
+std::expected<Options, UsageError> parse_options(const std::string& command, const Args& args, std::size_t first,
+                                                 std::initializer_list<std::string_view> with_value,
+                                                 std::initializer_list<std::string_view> bare) {
+  Syntax syntax{command, {}, {}};
+  for (auto name : with_value) syntax.options.push_back({std::string(name), true});
+  for (auto name : bare) syntax.options.push_back({std::string(name), false});
+  auto line = parse_command_line(syntax, Args(args.begin() + static_cast<long>(first), args.end()));
+  if (!line) return std::unexpected(line.error());
+  if (!line->positionals.empty()) return std::unexpected(usage_error_for(*line, "unexpected argument '" + line->positionals[0] + "'"));
   Options out;
-  for (std::size_t i = first; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    bool known = false;
-    for (auto name : with_value) {
-      if (a == name) {
-        if (i + 1 >= args.size()) {
-          error = "option " + a + " needs a value";
-          return std::nullopt;
-        }
-        out.values[a] = args[++i];
-        known = true;
-      }
-    }
-    for (auto name : bare) {
-      if (a == name) {
-        out.flags[a] = true;
-        known = true;
-      }
-    }
-    if (!known) {
-      error = "unknown option '" + a + "'";
-      return std::nullopt;
-    }
-  }
+  out.help = line->help;
+  for (const auto& [name, values] : line->values) out.values[name] = values.back();
+  for (const auto& name : line->flags) out.flags[name] = true;
   return out;
 }
 
@@ -168,11 +155,11 @@ void print_fields(const freemail::RtsFields& f) {
 
 int rts_encode(const Args& args) {
   std::string error;
-  auto opts = parse_options(args, 1,
+  auto opts = parse_options("rts encode", args, 1,
                             {"--key", "--recipient-mailpage", "--mailsite", "--to", "--channel",
                              "--initiator-slot", "--responder-slot", "--timeout", "--out"},
-                            {"--json"}, error);
-  if (!opts) return usage_error(error, rts_usage);
+                            {"--json"});
+  if (!opts) return report_usage_error(opts.error());
   for (auto required : {"--key", "--recipient-mailpage", "--mailsite", "--to", "--channel",
                         "--initiator-slot", "--responder-slot", "--timeout", "--out"}) {
     if (!opts->values.contains(required)) {
@@ -213,9 +200,9 @@ int rts_encode(const Args& args) {
 
 int rts_decode(const Args& args) {
   std::string error;
-  auto opts = parse_options(args, 1, {"--key", "--sender-mailpage", "--identity", "--now", "--in"},
-                            {"--json"}, error);
-  if (!opts) return usage_error(error, rts_usage);
+  auto opts = parse_options("rts decode", args, 1, {"--key", "--sender-mailpage", "--identity", "--now", "--in"},
+                            {"--json"});
+  if (!opts) return report_usage_error(opts.error());
   for (auto required : {"--key", "--in"}) {
     if (!opts->values.contains(required)) {
       return usage_error(std::string(required) + " is required", rts_usage);
@@ -303,14 +290,15 @@ int rts_decode(const Args& args) {
 }  // namespace
 
 int run_keygen(const Args& args) {
-  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+  std::string error;
+  auto opts = parse_options("keygen", args, 0, {"--out", "--bits"}, {});
+  if (!opts) return report_usage_error(opts.error());
+  if (opts->help) {
     std::cout << keygen_usage;
     return 0;
   }
-  std::string error;
-  auto opts = parse_options(args, 0, {"--out", "--bits"}, {}, error);
-  if (!opts || !opts->values.contains("--out")) {
-    std::cerr << "fcpmail keygen: " << (opts ? "--out is required" : error) << "\n" << keygen_usage;
+  if (!opts->values.contains("--out")) {
+    std::cerr << "fcpmail keygen: --out is required\n" << keygen_usage;
     return 2;
   }
   unsigned bits = 4096;
@@ -335,15 +323,11 @@ int run_keygen(const Args& args) {
 
 int run_rts(const Args& args) {
   if (args.empty()) return usage_error("rts needs a subcommand: encode or decode", rts_usage);
-  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+  // --help anywhere (the parser answers it before judging the options) or `rts help`.
+  const auto help = parse_command_line({"rts", {"encode", "decode"}, {}}, args);
+  if ((help && help->help) || args[0] == "help") {
     std::cout << rts_usage;
     return 0;
-  }
-  for (const auto& a : args) {
-    if (a == "--help" || a == "-h") {
-      std::cout << rts_usage;
-      return 0;
-    }
   }
   if (args[0] == "encode") return rts_encode(args);
   if (args[0] == "decode") return rts_decode(args);

@@ -10,6 +10,7 @@
 #include <optional>
 #include <sstream>
 
+#include "command_line.h"
 #include "commands.h"
 #include "web/control_api.h"
 #include "fcp/client.h"
@@ -45,49 +46,36 @@ int usage_error(const std::string& message) {
   return 2;
 }
 
-std::optional<std::string> parse_args(const Args& args, Options& o) {
-  std::vector<std::string> positional;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](std::string& into) -> bool {
-      if (i + 1 >= args.size()) return false;
-      into = args[++i];
-      return true;
-    };
-    std::string v;
-    if (a == "--json") {
-      o.json = true;
-    } else if (a == "--fcp") {
-      if (!value(v)) return "--fcp needs HOST:PORT";
-      const auto colon = v.rfind(':');
-      if (colon == std::string::npos || colon == 0) return "--fcp needs HOST:PORT, got '" + v + "'";
-      o.host = v.substr(0, colon);
-      try {
-        const int port = std::stoi(v.substr(colon + 1));
-        if (port <= 0 || port > 65535) throw std::out_of_range("port");
-        o.port = static_cast<std::uint16_t>(port);
-      } catch (const std::exception&) {
-        return "bad port in --fcp '" + v + "'";
-      }
-    } else if (a == "--file") {
-      if (!value(v)) return "--file needs a file name";
-      o.file = v;
-    } else if (a == "--out") {
-      if (!value(v)) return "--out needs a file name";
-      o.out = v;
-    } else if (a == "--max-size") {
-      if (!value(v)) return "--max-size needs a number";
-      try {
-        o.max_size = std::stoull(v);
-      } catch (const std::exception&) {
-        return "bad --max-size '" + v + "'";
-      }
-    } else if (a.starts_with("--")) {
-      return "unknown option " + a;
-    } else {
-      positional.push_back(a);
+const Syntax node_syntax{"node", {"hello", "genssk", "put", "get"},
+                         {{"--json", false}, {"--fcp", true}, {"--file", true}, {"--out", true}, {"--max-size", true}}};
+
+// The options' values checked and the subcommand's arguments counted; the message on failure.
+std::optional<std::string> read_options(const CommandLine& line, Options& o) {
+  o.json = line.flag("--json");
+  if (line.has("--fcp")) {
+    const std::string v = line.value("--fcp");
+    const auto colon = v.rfind(':');
+    if (colon == std::string::npos || colon == 0) return "--fcp needs HOST:PORT, got '" + v + "'";
+    o.host = v.substr(0, colon);
+    try {
+      const int port = std::stoi(v.substr(colon + 1));
+      if (port <= 0 || port > 65535) throw std::out_of_range("port");
+      o.port = static_cast<std::uint16_t>(port);
+    } catch (const std::exception&) {
+      return "bad port in --fcp '" + v + "'";
     }
   }
+  if (line.has("--file")) o.file = line.value("--file");
+  if (line.has("--out")) o.out = line.value("--out");
+  if (line.has("--max-size")) {
+    const std::string v = line.value("--max-size");
+    try {
+      o.max_size = std::stoull(v);
+    } catch (const std::exception&) {
+      return "bad --max-size '" + v + "'";
+    }
+  }
+  const auto& positional = line.positionals;
   if (positional.empty()) return "missing command";
   o.command = positional[0];
   const bool wants_uri = o.command == "put" || o.command == "get";
@@ -117,12 +105,14 @@ int report_failure(const Options& o, const fcp::Failure& f) {
 }  // namespace
 
 int run_node(const Args& args) {
-  if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+  auto line = parse_command_line(node_syntax, args);
+  if (!line) return report_usage_error(line.error());
+  if (line->help || line->positional(0) == "help") {
     std::cout << node_usage;
     return 0;
   }
   Options o;
-  if (auto error = parse_args(args, o)) return usage_error(*error);
+  if (auto error = read_options(*line, o)) return usage_error(*error);
 
   std::string data;
   if (o.command == "put") {

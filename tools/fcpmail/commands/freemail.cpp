@@ -1,5 +1,6 @@
 // `fcpmail address parse` and `fcpmail slots next`: offline views of the Freemail wire layer, for
 // people debugging interop. No node, no daemon: pure functions of the arguments.
+#include "command_line.h"
 #include "commands.h"
 #include "web/control_api.h"
 
@@ -47,39 +48,21 @@ int operation_failed(std::string_view what, const std::string& reason, bool json
 }  // namespace
 
 int run_address(const Args& args) {
-  bool json = false;
-  std::optional<std::string> subcommand;
-  std::optional<std::string> address;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      std::cout << address_usage;
-      return 0;
-    }
-    if (arg == "--json") {
-      json = true;
-    } else if (arg == "--") {
-      // Everything after "--" is positional (an address may start with '-').
-      for (++i; i < args.size(); ++i) {
-        if (!subcommand) subcommand = args[i];
-        else if (!address) address = args[i];
-        else return usage_error("unexpected argument '" + args[i] + "'", address_usage);
-      }
-    } else if (arg.starts_with("--")) {
-      return usage_error("unknown option '" + arg + "'", address_usage);
-    } else if (!subcommand) {
-      subcommand = arg;
-    } else if (!address) {
-      address = arg;
-    } else {
-      return usage_error("unexpected argument '" + arg + "'", address_usage);
-    }
+  auto line = parse_command_line({"address", {"parse"}, {{"--json", false}}}, args);
+  if (!line) return report_usage_error(line.error());
+  if (line->help) {
+    std::cout << address_usage;
+    return 0;
   }
-  if (!subcommand) return usage_error("missing subcommand", address_usage);
-  if (*subcommand != "parse") return usage_error("unknown subcommand '" + *subcommand + "'", address_usage);
-  if (!address) return usage_error("missing ADDRESS", address_usage);
+  const bool json = line->flag("--json");
+  const auto& words = line->positionals;
+  if (words.size() > 2) return usage_error("unexpected argument '" + words[2] + "'", address_usage);
+  if (words.empty()) return usage_error("missing subcommand", address_usage);
+  if (words[0] != "parse") return usage_error("unknown subcommand '" + words[0] + "'", address_usage);
+  if (words.size() < 2) return usage_error("missing ADDRESS", address_usage);
+  const std::string& address = words[1];
 
-  const auto parsed = freemail::parse_address(*address);
+  const auto parsed = freemail::parse_address(address);
   if (!parsed) return operation_failed("invalid address", parsed.error(), json);
   if (json) {
     std::cout << web::json_text(nlohmann::json{{"valid", true},
@@ -102,50 +85,38 @@ int run_address(const Args& args) {
 }
 
 int run_slots(const Args& args) {
-  bool json = false;
-  std::size_t count = 1;
-  std::optional<std::string> subcommand;
-  std::optional<std::string> slot;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      std::cout << slots_usage;
-      return 0;
-    }
-    if (arg == "--json") {
-      json = true;
-    } else if (arg == "--count") {
-      if (i + 1 >= args.size()) return usage_error("--count needs a number", slots_usage);
-      const std::string& text = args[++i];
-      std::size_t value = 0;
-      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-      if (error != std::errc() || end != text.data() + text.size() || value == 0 || value > max_slot_count) {
-        return usage_error("--count must be a number from 1 to " + std::to_string(max_slot_count) + ", not '" +
-                               text + "'",
-                           slots_usage);
-      }
-      count = value;
-    } else if (arg.starts_with("--")) {
-      return usage_error("unknown option '" + arg + "'", slots_usage);
-    } else if (!subcommand) {
-      subcommand = arg;
-    } else if (!slot) {
-      slot = arg;
-    } else {
-      return usage_error("unexpected argument '" + arg + "'", slots_usage);
-    }
+  auto line = parse_command_line({"slots", {"next"}, {{"--json", false}, {"--count", true}}}, args);
+  if (!line) return report_usage_error(line.error());
+  if (line->help) {
+    std::cout << slots_usage;
+    return 0;
   }
-  if (!subcommand) return usage_error("missing subcommand", slots_usage);
-  if (*subcommand != "next") return usage_error("unknown subcommand '" + *subcommand + "'", slots_usage);
-  if (!slot) return usage_error("missing SLOT", slots_usage);
+  const bool json = line->flag("--json");
+  std::size_t count = 1;
+  if (line->has("--count")) {
+    const std::string text = line->value("--count");
+    std::size_t value = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || value == 0 || value > max_slot_count) {
+      return usage_error("--count must be a number from 1 to " + std::to_string(max_slot_count) + ", not '" + text + "'",
+                         slots_usage);
+    }
+    count = value;
+  }
+  const auto& words = line->positionals;
+  if (words.size() > 2) return usage_error("unexpected argument '" + words[2] + "'", slots_usage);
+  if (words.empty()) return usage_error("missing subcommand", slots_usage);
+  if (words[0] != "next") return usage_error("unknown subcommand '" + words[0] + "'", slots_usage);
+  if (words.size() < 2) return usage_error("missing SLOT", slots_usage);
+  const std::string& slot = words[1];
 
   // The chain includes the given slot first; the answer is what follows it.
-  const auto chain = freemail::slot_chain(*slot, count + 1);
+  const auto chain = freemail::slot_chain(slot, count + 1);
   if (!chain) return operation_failed("invalid slot", chain.error(), json);
   if (json) {
     nlohmann::json next = nlohmann::json::array();
     for (std::size_t i = 1; i < chain->size(); ++i) next.push_back((*chain)[i]);
-    std::cout << web::json_text(nlohmann::json{{"valid", true}, {"slot", *slot}, {"next", next}}, 2) << '\n';
+    std::cout << web::json_text(nlohmann::json{{"valid", true}, {"slot", slot}, {"next", next}}, 2) << '\n';
   } else {
     for (std::size_t i = 1; i < chain->size(); ++i) std::cout << (*chain)[i] << '\n';
   }
