@@ -9,13 +9,9 @@
 //   deliver FOLDER FILE    stores the file as a new message (as a delivery from the network)
 //   quit                   stops
 // End of stdin also stops the server. --trace prints every command line to stderr ("C: ...").
+#include "auth/login_gate.h"
 #include "imap/imap_server.h"
 #include "store/mailbox_store.h"
-
-#if __has_include("auth/login_gate.h")
-#include "auth/login_gate.h"
-#define HAVE_LOGIN_GATE 1
-#endif
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -161,11 +157,9 @@ int main(int argc, char** argv) {
     }
     FixedLogin login(user, password);
     boost::asio::io_context io;
-#ifdef HAVE_LOGIN_GATE
     // As in the daemon: logins are checked on the gate's worker, failures slow down guessing.
     fcpmail::auth::LoginGate gate(login);
     options.login_gate = &gate;
-#endif
     if (trace) options.session.trace = [](std::string_view line) { std::cerr << "C: " << line << std::endl; };
     fcpmail::imap::Server server(io, {boost::asio::ip::make_address("127.0.0.1"), port}, store, login, options);
     std::cout << "PORT " << server.port() << std::endl;
