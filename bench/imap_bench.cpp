@@ -372,7 +372,7 @@ void fill_fcpmail(const fs::path& db_path, const std::vector<std::string>& mails
   db.exec("PRAGMA journal_mode=WAL");
   db.exec("PRAGMA synchronous=NORMAL");
   fcpmail::MailboxStore store(db);
-  // The storage key imap-testserver uses (see src/imap/testserver_main.cpp).
+  // The storage key imap-testserver uses (see tests/servers/imap_testserver.cpp).
   fcpmail::crypto::Key256 key{};
   for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(i * 7 + 1);
   store.unlock(account, key);

@@ -31,7 +31,7 @@ fcp::Outcome<T> await(boost::asio::io_context& io, Start start) {
   return std::move(*result);
 }
 
-// fcpmail-sim is built from fcp/sim/ by the same build (unit_fcp_client depends on it). A missing
+// fcpmail-sim is built from fcp/sim/ by the same build (unit_fcp depends on it). A missing
 // binary is a failure, not a skip: a check that did not run must not count as a pass.
 bool sim_available() {
   if (std::filesystem::exists(fcp::test::sim_binary())) return true;

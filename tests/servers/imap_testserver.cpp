@@ -9,10 +9,9 @@
 //   deliver FOLDER FILE    stores the file as a new message (as a delivery from the network)
 //   quit                   stops
 // End of stdin also stops the server. --trace prints every command line to stderr ("C: ...").
+#include "auth/login_gate.h"
 #include "imap/imap_server.h"
 #include "store/mailbox_store.h"
-
-#include "auth/login_gate.h"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>

@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "engine/fcp_node.h"
-#include "scripted_node.h"
+#include "../fcp/scripted_node.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
