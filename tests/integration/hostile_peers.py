@@ -20,7 +20,7 @@ from harness.daemon_run import DaemonRun  # noqa: E402
 SCALE = "0.0001"  # 5 min polls -> 30 ms; a channel's 7 days -> 60 s (timeouts beyond 4 of those are refused)
 RTS_LIMIT = 2 * 1024 * 1024
 
-run = DaemonRun(SCALE, cli_timeout=60, wait_timeout=60)
+run = DaemonRun(SCALE, cli_timeout=60, wait_timeout=120)  # generous: RSA-4096 per blob on a loaded 2-core CI
 fixtures = run.fixtures
 fail, log_text, logged, start_daemon, cli, cli_json, wait_for = (run.fail, run.log_text, run.logged, run.start, run.cli,
                                                                  run.cli_json, run.wait_for)
@@ -80,7 +80,7 @@ try:
 
     for n, (what, _, expect) in enumerate(blobs, start=1):
         if expect:
-            wait_for(f"the log line for the {what} blob", lambda: logged(f"RTS at {ksk(n)} ", expect), timeout=60)
+            wait_for(f"the log line for the {what} blob", lambda: logged(f"RTS at {ksk(n)} ", expect), timeout=120)
             print(f"ok: {what}:", logged(f"RTS at {ksk(n)} ", expect)[0].split(" ", 2)[2])
     wait_for("mallory's contact request", lambda: len(requests_of(bob)) == 1)
     # The oversized blob was refused by the node on the daemon's MaxSize, never stored for checking.

@@ -15,6 +15,9 @@ set -e
 [ "$status2" -eq 2 ] || fail "bad --listen should exit 2, got $status2"
 
 start_sim() {  # start_sim [extra args] -> sets child_pid and port
+  # Emptied here, not only by the child's redirection: the child may open the file after the
+  # loop below has already read the previous run's "listening on" line from it.
+  : >"$work/out"
   "$sim" --listen 127.0.0.1:0 "$@" >"$work/out" 2>"$work/err" &
   child_pid=$!
   for _ in $(seq 1 100); do
