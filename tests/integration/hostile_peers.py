@@ -17,7 +17,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness.daemon_run import DaemonRun  # noqa: E402
 
-SCALE = "0.0001"  # 5 min polls -> 30 ms; a channel's 7 days -> 60 s (timeouts beyond 4 of those are refused)
+SCALE = "0.0001"  # 5 min polls -> 30 ms; a channel's 7 days -> 60 s (an RTS timeout may still be 7 + 2 days ahead)
 RTS_LIMIT = 2 * 1024 * 1024
 
 run = DaemonRun(SCALE, cli_timeout=60, wait_timeout=120)  # generous: RSA-4096 per blob on a loaded 2-core CI

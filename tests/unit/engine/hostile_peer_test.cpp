@@ -175,8 +175,8 @@ struct World : test::EngineWorld<SizeLimitedNode> {
   }
 };
 
-// A timeout a genuine sender would send. The test config scales a channel's 7 days to 12 s and
-// refuses timeouts beyond 4 channel lifetimes, so "fresh" here is 40 s ahead.
+// A timeout a genuine sender would send: 40 s ahead, well inside what any RTS may carry (Freemail's
+// 7 days plus 2 days of clock skew, whatever the test's interval scale).
 std::int64_t fresh_timeout() { return now_ms() + 40'000; }
 
 std::string ksk(const AccountInfo& account, int days_back, int slot) {
