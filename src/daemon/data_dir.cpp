@@ -1,5 +1,7 @@
 #include "daemon/data_dir.h"
 
+#include "web/control_files.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -28,20 +30,6 @@ std::optional<long> pid_in(int fd) {
     pid = pid * 10 + (buffer[i] - '0');
   }
   return pid > 0 ? std::optional<long>(pid) : std::nullopt;
-}
-
-bool write_all(int fd, const void* data, std::size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    const auto n = ::write(fd, p, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += n;
-    size -= static_cast<std::size_t>(n);
-  }
-  return true;
 }
 
 // fcpmail.db and its WAL: where sealed values live. (node.db, the embedded node's store, holds
@@ -108,16 +96,6 @@ DataDirLock::~DataDirLock() {
   if (fd_ >= 0) ::close(fd_);  // closing the last descriptor releases the lock
 }
 
-std::expected<void, std::string> sync_directory(const fs::path& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return std::unexpected("cannot open " + dir.string() + ": " + error_text(errno));
-  const bool synced = ::fsync(fd) == 0;
-  const int error = errno;
-  ::close(fd);
-  if (!synced) return std::unexpected("cannot sync " + dir.string() + ": " + error_text(error));
-  return {};
-}
-
 std::expected<crypto::Key256, std::string> load_or_create_secret_key(const fs::path& dir) {
   const fs::path file = dir / secret_key_file_name;
   crypto::Key256 key{};
@@ -156,24 +134,11 @@ std::expected<crypto::Key256, std::string> load_or_create_secret_key(const fs::p
   // A fresh data dir: a new key.
   const auto bytes = crypto::random_bytes(key.size());
   std::copy(bytes.begin(), bytes.end(), key.begin());
-  const fs::path temporary = dir / (std::string(secret_key_file_name) + ".tmp");
-  ::unlink(temporary.c_str());  // left by a start that crashed while writing it (we hold the lock)
-  const int out = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (out < 0) return std::unexpected("cannot create " + temporary.string() + ": " + error_text(errno));
-  const bool written = write_all(out, key.data(), key.size()) && ::fsync(out) == 0;
-  const int write_error = errno;
-  if (::close(out) != 0 || !written) {
-    ::unlink(temporary.c_str());
-    return std::unexpected("cannot write " + temporary.string() + ": " + error_text(write_error));
-  }
-  if (::rename(temporary.c_str(), file.c_str()) != 0) {
-    const int rename_error = errno;
-    ::unlink(temporary.c_str());
-    return std::unexpected("cannot rename " + temporary.string() + " to " + file.string() + ": " + error_text(rename_error));
-  }
-  // Without this, a crash soon after could lose the rename while fcpmail.db (written next) survives:
-  // exactly the keyless data dir refused above.
-  if (auto synced = sync_directory(dir); !synced) return std::unexpected(synced.error());
+  // Written durably (temporary file, fsync, rename, directory fsync): without the directory sync a
+  // crash soon after could lose the rename while fcpmail.db (written next) survives, exactly the
+  // keyless data dir refused above.
+  const std::string_view bytes_view(reinterpret_cast<const char*>(key.data()), key.size());
+  if (auto written = web::write_private_file(file, bytes_view); !written) return std::unexpected(written.error());
   return key;
 }
 

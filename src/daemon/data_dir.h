@@ -43,7 +43,5 @@ class DataDirLock {
 // nothing in the dir.
 std::expected<crypto::Key256, std::string> load_or_create_secret_key(const std::filesystem::path& dir);
 
-// fsync of a directory, so that a rename in it survives a crash.
-std::expected<void, std::string> sync_directory(const std::filesystem::path& dir);
 
 }  // namespace fcpmail::daemon

@@ -19,13 +19,13 @@ namespace {
 
 std::string system_error(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-// Writes `content` to `path` through a temporary file created with mode 0600, fsynced, renamed, and
-// the directory fsynced so that the rename itself survives a crash.
-std::expected<void, std::string> write_private_file(const fs::path& path, const std::string& content) {
+}  // namespace
+
+std::expected<void, std::string> write_private_file(const fs::path& path, std::string_view content) {
   const fs::path temporary = path.string() + ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ::unlink(temporary.c_str());  // left by a write that crashed; the caller holds the data dir
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) return std::unexpected(system_error("cannot create " + temporary.string()));
-  ::fchmod(fd, 0600);
   std::size_t written = 0;
   while (written < content.size()) {
     const auto n = ::write(fd, content.data() + written, content.size() - written);
@@ -33,20 +33,32 @@ std::expected<void, std::string> write_private_file(const fs::path& path, const 
       if (errno == EINTR) continue;
       const auto error = system_error("cannot write " + temporary.string());
       ::close(fd);
+      ::unlink(temporary.c_str());
       return std::unexpected(error);
     }
     written += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) return std::unexpected(system_error("cannot write " + temporary.string()));
-  if (::rename(temporary.c_str(), path.c_str()) != 0) return std::unexpected(system_error("cannot rename to " + path.string()));
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const auto error = system_error("cannot write " + temporary.string());
+    ::unlink(temporary.c_str());
+    return std::unexpected(error);
+  }
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    const auto error = system_error("cannot rename " + temporary.string() + " to " + path.string());
+    ::unlink(temporary.c_str());
+    return std::unexpected(error);
+  }
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd < 0) return std::unexpected(system_error("cannot open " + dir.string()));
   const bool synced = ::fsync(dir_fd) == 0;
+  const auto error = system_error("cannot sync " + dir.string());
   ::close(dir_fd);
-  if (!synced) return std::unexpected(system_error("cannot sync " + dir.string()));
+  if (!synced) return std::unexpected(error);
   return {};
 }
+
+namespace {
 
 std::expected<std::string, std::string> read_small_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -7,6 +7,7 @@
 #include <expected>
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 namespace fcpmail::web {
 
@@ -30,6 +31,11 @@ std::expected<std::string, std::string> read_token(const std::filesystem::path& 
 std::expected<void, std::string> write_control_file(const std::filesystem::path& data_dir,
                                                     const ControlEndpoints& endpoints);
 std::expected<ControlEndpoints, std::string> read_control_file(const std::filesystem::path& data_dir);
+
+// Writes `content` to `path` durably and privately: a temporary file created 0600 (O_EXCL,
+// O_NOFOLLOW), fsynced, renamed over `path`, then the directory fsynced so the rename survives a
+// crash. Used for control.token, control.json and the data dir's secret.key.
+std::expected<void, std::string> write_private_file(const std::filesystem::path& path, std::string_view content);
 
 // Constant-time comparison for secrets (tokens, CSRF tokens).
 bool secrets_equal(std::string_view a, std::string_view b);

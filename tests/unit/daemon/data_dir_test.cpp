@@ -135,9 +135,3 @@ TEST_CASE("an empty, short, long, loose or linked key file is refused and left a
   REQUIRE_FALSE(linked);
   CHECK(linked.error().find("symbolic link") != std::string::npos);
 }
-
-TEST_CASE("sync_directory names a directory it cannot open") {
-  auto r = sync_directory("/nonexistent/fcpmail-dir");
-  REQUIRE_FALSE(r);
-  CHECK(r.error().find("/nonexistent/fcpmail-dir") != std::string::npos);
-}

@@ -68,3 +68,29 @@ TEST_CASE("secrets_equal, random_hex") {
   CHECK(random_hex(16).size() == 32);
   CHECK(random_hex(16) != random_hex(16));
 }
+
+TEST_CASE("write_private_file: 0600, no temporary left, replaces; a dir it cannot write in is named") {
+  TempDir dir;
+  const auto file = dir.path / "secret";
+  REQUIRE(write_private_file(file, std::string_view("one\0two", 7)));
+  REQUIRE(write_private_file(file, "second"));
+  std::ifstream in(file);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(content == "second");
+  struct stat st {};
+  REQUIRE(::stat(file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK_FALSE(fs::exists(dir.path / "secret.tmp"));
+  // A temporary that is a symbolic link (left by someone else) is not followed.
+  const auto target = dir.path / "target";
+  { std::ofstream(target) << "untouched"; }
+  fs::create_symlink(target, dir.path / "secret.tmp");
+  REQUIRE(write_private_file(file, "third"));
+  std::ifstream t(target);
+  std::string kept((std::istreambuf_iterator<char>(t)), std::istreambuf_iterator<char>());
+  CHECK(kept == "untouched");
+
+  auto r = write_private_file("/nonexistent/fcpmail-dir/x", "y");
+  REQUIRE_FALSE(r);
+  CHECK(r.error().find("/nonexistent/fcpmail-dir") != std::string::npos);
+}
